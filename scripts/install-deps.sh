@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything mailoauth needs to build and test, from Debian's packages
+# (and, for later browser tests, the npm registry). Idempotent; needs root or sudo.
+set -euo pipefail
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+# Build dependencies: DESIGN.md's table.
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libcurl4-openssl-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev libfmt-dev libjwt-dev libqrencode-dev
+)
+# Test and tooling dependencies.
+test_pkgs=(
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  clang clang-format libclang-rt-14-dev
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
+  python3 python3-aiosmtpd curl openssl
+)
+
+missing=()
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian starts no system Dovecot in containers; make sure one is not running on
+# a machine that does, so tests own their private instances.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then
+  "${sudo_cmd[@]}" systemctl stop dovecot || true
+fi

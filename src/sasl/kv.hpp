@@ -1,0 +1,42 @@
+// Internal: the ^A-separated key=value list that XOAUTH2 and OAUTHBEARER share.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <string_view>
+
+namespace mailoauth::sasl::detail {
+
+inline constexpr char kvsep = '\x01';
+
+inline bool iequals_prefix(std::string_view text, std::string_view prefix) noexcept {
+  return text.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+/// The token of an "auth" value: "Bearer" SP token. The scheme is case-insensitive (RFC 6750
+/// section 2.1; the seed's SMTP sample writes "bearer").
+inline std::optional<std::string_view> bearer_token(std::string_view auth_value) noexcept {
+  if (!iequals_prefix(auth_value, "Bearer ")) return std::nullopt;
+  auto token = auth_value.substr(7);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+/// Splits "key=value" at the first '='.
+struct kvpair {
+  std::string_view key;
+  std::string_view value;
+};
+
+inline std::optional<kvpair> split_kv(std::string_view item) noexcept {
+  const auto eq = item.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  return kvpair{item.substr(0, eq), item.substr(eq + 1)};
+}
+
+}  // namespace mailoauth::sasl::detail
