@@ -303,20 +303,20 @@ next_action client_session::impl::resume(event ev, std::string_view bytes) {
         sasl::client_response(*out.mechanism, opt.user, opt.token, opt.host, opt.port).reveal()));
 
     stage = "authenticating";
+    // The initial response goes on the command line only where allowed and where the whole
+    // line fits; otherwise the two-step exchange (RFC 4954 section 4, RFC 4959, RFC 5034).
     {
-      // The initial response goes on the command line only where allowed and where the whole
-      // line fits; otherwise the two-step exchange (RFC 4954 section 4, RFC 4959, RFC 5034).
-      const auto bare = dialect->auth_command(*out.mechanism, {});
       const auto limit = dialect->command_line_limit();
-      const auto with_ir = bare.size() + 1 + encoded.size() + 2;
-      out.used_initial_response = dialect->initial_response_allowed(caps, opt.initial_response) &&
-                                  (limit == 0 || with_ir <= limit);
+      out.used_initial_response =
+          dialect->initial_response_allowed(caps, opt.initial_response) &&
+          (limit == 0 || dialect->auth_command_length(*out.mechanism, encoded.size()) <= limit);
     }
     if (out.used_initial_response) {
       sent_response = true;
       BOOST_ASIO_CORO_YIELD {
         auto cmd = dialect->auth_command(*out.mechanism, encoded.reveal());
-        auto display = dialect->auth_command(*out.mechanism, response_display());
+        auto display = cmd;
+        replace_all(display, encoded.reveal(), response_display());
         return write(std::move(cmd), std::move(display));
       }
     } else {

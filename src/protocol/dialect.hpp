@@ -28,7 +28,7 @@ struct capabilities {
 /// One complete server reply, normalised.
 struct reply {
   enum class status {
-    ok,            // IMAP OK, POP3 +OK, SMTP 2xx (and 3xx other than 334)
+    ok,            // IMAP OK, POP3 +OK, SMTP 2xx (3xx other than 334 is unexpected_reply)
     no,            // a definitive refusal: IMAP NO, POP3 -ERR, SMTP 53x
     temporary,     // try later: IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP], SMTP 4xx
     bad,           // the server found our command wrong: IMAP BAD, SMTP 5xx other than 53x
@@ -68,8 +68,15 @@ class dialect {
   virtual std::string capability_command() = 0;
   [[nodiscard]] virtual bool capability_reply_multiline() const = 0;
   virtual std::string starttls_command() = 0;
-  /// The AUTH command; `initial_response` empty means none (two-step).
+  /// The AUTH command; `initial_response` empty means none (two-step). IMAP allocates a tag,
+  /// so call it once per command sent.
   virtual std::string auth_command(sasl::mechanism m, std::string_view initial_response) = 0;
+  /// The length, CRLF included, of the AUTH command that auth_command() would return now.
+  [[nodiscard]] virtual std::size_t auth_command_length(sasl::mechanism m,
+                                                        std::size_t initial_response_size) const {
+    // "AUTH " mechanism [" " initial-response] CRLF, as POP3 and SMTP write it.
+    return 5 + sasl::name(m).size() + (initial_response_size ? 1 + initial_response_size : 0) + 2;
+  }
   virtual std::string logout_command() = 0;
   [[nodiscard]] virtual bool logout_reply_multiline() const { return false; }
 

@@ -13,16 +13,27 @@ namespace {
 constexpr std::size_t imap_line_limit = 8192;
 
 // "{123}" or "{123+}" at the end of a line announces a literal of that many octets.
-std::size_t literal_length(std::string_view line) {
-  if (line.empty() || line.back() != '}') return 0;
+std::optional<std::size_t> literal_length(std::string_view line) {
+  if (line.empty() || line.back() != '}') return std::nullopt;
   const auto open = line.rfind('{');
-  if (open == std::string_view::npos) return 0;
+  if (open == std::string_view::npos) return std::nullopt;
   auto digits = line.substr(open + 1, line.size() - open - 2);
   if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
   std::size_t n = 0;
   const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || p != digits.data() + digits.size() || digits.empty()) return 0;
+  // A count too large for size_t is still a literal; ignoring it would parse the literal's
+  // bytes as responses. Report it as the largest size so that the session refuses it.
+  if (ec == std::errc::result_out_of_range && p == digits.data() + digits.size())
+    return static_cast<std::size_t>(-1);
+  if (ec != std::errc{} || p != digits.data() + digits.size() || digits.empty())
+    return std::nullopt;
   return n;
+}
+
+// The status word of a greeting, "* OK", followed by a space or the end of the line, so that
+// "* OKAY" is not taken for "* OK".
+bool starts_with_word(std::string_view line, std::string_view word) {
+  return istarts_with(line, word) && (line.size() == word.size() || line[word.size()] == ' ');
 }
 
 // The text after "[CAPABILITY " up to "]" in a response code, if any.
@@ -41,11 +52,18 @@ class imap_dialect final : public dialect {
  public:
   void expect(expectation e) override {
     expecting_ = e;
+    after_literal_ = false;
     reply_ = reply{};
   }
 
   feed_result feed(std::string_view line) override {
     if (expecting_ == expectation::greeting) return feed_greeting(line);
+    if (after_literal_) {
+      // RFC 3501 section 4.3: the line after a literal continues the same untagged response
+      // (for instance the ")" that closes a FETCH); it is not a new response.
+      reply_.lines.back().append(line);
+      return untagged_tail(line);
+    }
     if (line == "+" || line.starts_with("+ ")) {
       if (expecting_ != expectation::authenticate)
         return error(errc::unexpected_reply, "a continuation request outside AUTHENTICATE");
@@ -56,9 +74,7 @@ class imap_dialect final : public dialect {
     }
     if (line.starts_with("* ")) {
       reply_.lines.emplace_back(line);
-      feed_result r;
-      r.literal = literal_length(line);
-      return r;
+      return untagged_tail(line);
     }
     if (line.size() > tag_.size() && line.starts_with(tag_) && line[tag_.size()] == ' ') {
       const auto rest = line.substr(tag_.size() + 1);
@@ -90,6 +106,10 @@ class imap_dialect final : public dialect {
     if (!ir.empty()) text.append(" ").append(ir);
     return command('A', text);
   }
+  std::size_t auth_command_length(sasl::mechanism m, std::size_t ir_size) const override {
+    // tag SP "AUTHENTICATE" SP mechanism [SP initial-response] CRLF
+    return next_tag('A').size() + 14 + sasl::name(m).size() + (ir_size ? 1 + ir_size : 0) + 2;
+  }
   std::string logout_command() override { return command('L', "LOGOUT"); }
 
   std::optional<capabilities> parse_capabilities(const reply& r) const override {
@@ -118,13 +138,23 @@ class imap_dialect final : public dialect {
   [[nodiscard]] std::size_t command_line_limit() const override { return imap_line_limit; }
 
  private:
+  // An untagged line, or the rest of one after a literal: a literal at its end means raw bytes
+  // and then more of the same response follow.
+  feed_result untagged_tail(std::string_view line) {
+    feed_result r;
+    const auto literal = literal_length(line);
+    after_literal_ = literal.has_value();
+    r.literal = literal.value_or(0);
+    return r;
+  }
+
   feed_result feed_greeting(std::string_view line) {
     reply_.line.assign(line);
-    if (istarts_with(line, "* OK")) {
+    if (starts_with_word(line, "* OK")) {
       reply_.st = reply::status::ok;
-    } else if (istarts_with(line, "* PREAUTH")) {
+    } else if (starts_with_word(line, "* PREAUTH")) {
       reply_.st = reply::status::preauth;
-    } else if (istarts_with(line, "* BYE")) {
+    } else if (starts_with_word(line, "* BYE")) {
       reply_.st = reply::status::bye;
     } else {
       return error(errc::malformed_reply, "a greeting that is not * OK, * PREAUTH or * BYE");
@@ -133,15 +163,20 @@ class imap_dialect final : public dialect {
   }
 
   // Tags follow the seed's samples: C01 for CAPABILITY, A01 for AUTHENTICATE.
+  std::string next_tag(char prefix) const {
+    const auto it = counters_.find(prefix);
+    const int n = (it == counters_.end() ? 0 : it->second) + 1;
+    return prefix + std::string(n < 10 ? "0" : "") + std::to_string(n);
+  }
+
   std::string command(char prefix, std::string_view text) {
-    const int n = ++counters_[prefix];
-    tag_.assign(1, prefix);
-    if (n < 10) tag_.push_back('0');
-    tag_.append(std::to_string(n));
+    tag_ = next_tag(prefix);
+    ++counters_[prefix];
     return tag_ + " " + std::string(text);
   }
 
   expectation expecting_ = expectation::greeting;
+  bool after_literal_ = false;  // the next line continues the untagged response before it
   std::string tag_;
   std::map<char, int> counters_;
 };

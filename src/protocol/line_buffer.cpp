@@ -7,23 +7,31 @@ namespace mailoauth::protocol::detail {
 bool line_buffer::append(std::string_view bytes) {
   compact();
   data_.append(bytes);
-  // Only the unterminated tail counts against the bound; complete lines are taken one by one.
+  // Advisory only: the bound is enforced in next_line(), after the session has skipped any
+  // IMAP literal. Checking (and latching too_long_) here counted literal bytes, which the
+  // session accepts up to 1 MB, as one long line.
   const auto last_lf = data_.rfind('\n');
-  const auto tail_start = last_lf == std::string::npos ? start_ : last_lf + 1;
-  if (data_.size() - tail_start > max_line_) too_long_ = true;
-  return !too_long_;
+  const auto tail_start = last_lf == std::string::npos || last_lf < start_ ? start_ : last_lf + 1;
+  return !too_long_ && data_.size() - tail_start <= max_line_ + 1;
 }
 
 std::optional<std::string_view> line_buffer::next_line() {
+  if (too_long_) return std::nullopt;
   const auto lf = data_.find('\n', start_);
-  if (lf == std::string::npos || too_long_) return std::nullopt;
-  if (lf - start_ > max_line_ + 1) {
-    too_long_ = true;
+  if (lf == std::string::npos) {
+    // An unterminated line may end in the CR of its CRLF, hence the + 1: a line of exactly
+    // max_line_ bytes must not be refused because its LF arrives in a later read.
+    if (data_.size() - start_ > max_line_ + 1) too_long_ = true;
     return std::nullopt;
   }
   std::string_view line(data_.data() + start_, lf - start_);
-  start_ = lf + 1;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // The bound is on the line without its terminator, whether CRLF or a bare LF.
+  if (line.size() > max_line_) {
+    too_long_ = true;
+    return std::nullopt;
+  }
+  start_ = lf + 1;
   return line;
 }
 

@@ -12,12 +12,14 @@ class line_buffer {
  public:
   explicit line_buffer(std::size_t max_line) : max_line_(max_line) {}
 
-  /// Appends received bytes. Returns false when an unterminated line has grown past the bound.
+  /// Appends received bytes. Returns false when the unterminated bytes buffered have grown
+  /// past the bound; advisory, as it cannot know of a literal still to skip. next_line()
+  /// enforces the bound.
   bool append(std::string_view bytes);
 
   /// The next complete line without its CRLF (a bare LF also ends a line, as servers send),
-  /// or nullopt when none is complete or the next line is longer than the bound (see
-  /// too_long()). The view is valid until the next call.
+  /// or nullopt when none is complete or the next line, without its terminator, is longer than
+  /// the bound (see too_long()). The view is valid until the next call.
   std::optional<std::string_view> next_line();
 
   /// True once a line longer than the bound was seen.

@@ -35,6 +35,9 @@ class pop3_dialect final : public dialect {
       return complete();
     }
     if (istarts_with(line, "-ERR")) {
+      // As for +OK: "-ERRx" is not a status, and the response code must follow one space.
+      if (line.size() > 4 && line[4] != ' ')
+        return error(errc::malformed_reply, "a status that is not +OK or -ERR");
       // RFC 3206: [SYS/TEMP] and [IN-USE] say the failure is not the credentials' fault.
       const auto rest = line.substr(std::min<std::size_t>(5, line.size()));
       reply_.st = istarts_with(rest, "[SYS/TEMP]") || istarts_with(rest, "[IN-USE]")

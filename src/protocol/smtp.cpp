@@ -7,8 +7,10 @@ namespace {
 // RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets including CRLF.
 constexpr std::size_t smtp_line_limit = 512;
 
-bool is_digit(char c) noexcept {
-  return c >= '0' && c <= '9';
+// RFC 5321 section 4.2: Reply-code = %x32-35 %x30-35 %x30-39.
+bool is_reply_code(std::string_view line) noexcept {
+  return line.size() >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '5' &&
+         line[2] >= '0' && line[2] <= '9';
 }
 
 class smtp_dialect final : public dialect {
@@ -23,8 +25,9 @@ class smtp_dialect final : public dialect {
 
   feed_result feed(std::string_view line) override {
     // reply-line = Reply-code [ SP text ] CRLF, or Reply-code "-" text CRLF before the last line.
-    if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) ||
-        (line.size() > 3 && line[3] != ' ' && line[3] != '-'))
+    // Codes outside the RFC's range used to be classified too (a "939" counted as a refusal
+    // of the credentials); they are malformed.
+    if (!is_reply_code(line) || (line.size() > 3 && line[3] != ' ' && line[3] != '-'))
       return error(errc::malformed_reply, "a line that does not start with a three-digit code");
     const auto code = line.substr(0, 3);
     if (code_.empty())
@@ -36,6 +39,11 @@ class smtp_dialect final : public dialect {
       return feed_result{};
     }
     reply_.line.assign(line);
+    // 3xx other than 334 asks for more input (354 after DATA). The session never sends a
+    // command that expects one, so it must not pass for success: a 354 answering AUTH would
+    // have counted as authenticated.
+    if (code[0] == '3' && code != "334")
+      return error(errc::unexpected_reply, "a 3xx reply other than a 334 continuation");
     reply_.st = classify(code);
     if (reply_.st == reply::status::continuation) {
       if (expecting_ != expectation::authenticate)
@@ -93,7 +101,6 @@ class smtp_dialect final : public dialect {
     if (code == "334") return reply::status::continuation;
     switch (code[0]) {
       case '2':
-      case '3':
         return reply::status::ok;
       case '4':
         return reply::status::temporary;

@@ -13,6 +13,14 @@ bool is_base64_char(char c) noexcept {
          c == '/';
 }
 
+// The 6-bit value of an alphabet character (checked by is_base64_char first).
+unsigned sextet(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return static_cast<unsigned>(c - 'A');
+  if (c >= 'a' && c <= 'z') return static_cast<unsigned>(c - 'a') + 26;
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0') + 52;
+  return c == '+' ? 62 : 63;
+}
+
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
@@ -41,6 +49,13 @@ std::optional<std::string> base64_decode(std::string_view text) {
     }
   }
   if (text.empty()) return std::string{};
+  // RFC 4648 section 3.5: the bits that padding leaves over must be zero. Decoders may accept
+  // others, but then two texts decode to the same bytes ("QQ==" and "QR=="), and a strict
+  // decoder should accept only what base64_encode produces.
+  if (padding > 0) {
+    const unsigned last = sextet(text[text.size() - padding - 1]);
+    if ((last & (padding == 2 ? 0x0fu : 0x03u)) != 0) return std::nullopt;
+  }
   std::string out(text.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(text.data()),
