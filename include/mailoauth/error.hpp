@@ -10,8 +10,14 @@ namespace mailoauth {
 enum class errc {
   // usage or configuration (exit 2)
   invalid_argument = 1,
-  // the server rejected the credentials (exit 3)
+  config_invalid,
+  unknown_account,
+  // the server rejected the credentials, or the identity platform refused us (exit 3)
   authentication_failed = 100,
+  login_required,
+  oauth_rejected,
+  authorization_declined,
+  authorization_expired,
   // TLS or security failures (exit 4)
   tls_handshake_failed = 200,
   certificate_verify_failed,
@@ -26,6 +32,7 @@ enum class errc {
   timeout,
   connection_closed,
   server_unavailable,
+  http_failed,
   // protocol errors (exit 6)
   malformed_reply = 400,
   line_too_long,
@@ -33,6 +40,10 @@ enum class errc {
   mechanism_not_offered,
   preauthenticated,
   too_many_lines,
+  malformed_response,
+  // local state: the token store cannot be read or written (exit 7)
+  store_failed = 500,
+  store_locked,
 };
 
 /// The category of mailoauth::errc.
@@ -50,6 +61,7 @@ enum class failure_kind {
   security = 4,
   connection = 5,
   protocol = 6,
+  local = 7,
 };
 
 /// Classifies any error code (ours, Asio's, OpenSSL's) into a failure kind.

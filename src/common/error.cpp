@@ -69,7 +69,18 @@ failure_kind classify(const std::error_code& ec) noexcept {
   if (v < 200) return failure_kind::rejected;
   if (v < 300) return failure_kind::security;
   if (v < 400) return failure_kind::connection;
-  return failure_kind::protocol;
+  if (v < 500) return failure_kind::protocol;
+  return failure_kind::local;
+}
+
+}  // namespace mailoauth
+
+#include <mailoauth/result.hpp>
+
+namespace mailoauth {
+
+void throw_exception_from_error(const failure& f, const boost::source_location&) {
+  throw failure_error(f);
 }
 
 }  // namespace mailoauth
