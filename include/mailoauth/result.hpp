@@ -30,7 +30,8 @@ inline failure make_failure(errc e, std::string message, std::string detail = {}
 /// The exception thrown by result<T>::value() on a failure.
 class failure_error : public std::system_error {
  public:
-  explicit failure_error(failure f) : std::system_error(f.code, f.message), failure_(std::move(f)) {}
+  explicit failure_error(failure f)
+      : std::system_error(f.code, f.message), failure_(std::move(f)) {}
   [[nodiscard]] const failure& get() const noexcept { return failure_; }
 
  private:

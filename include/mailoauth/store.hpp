@@ -20,13 +20,13 @@ struct token_set {
   secret refresh_token;  // empty when the grant gave none (client credentials, implicit)
   secret id_token;
   std::string token_type = "Bearer";
-  std::string scope;              // as granted
-  std::int64_t expires_at = 0;    // unix seconds; 0 when unknown
-  std::int64_t refresh_at = 0;    // unix seconds: refresh from then on (refresh_in or margin)
-  std::int64_t obtained_at = 0;   // unix seconds
-  std::string token_endpoint;     // where the refresh goes (kept from discovery)
-  std::string client_id;          // the client the tokens belong to; a change forces a login
-  std::string username;           // the signed-in user, when the platform said
+  std::string scope;             // as granted
+  std::int64_t expires_at = 0;   // unix seconds; 0 when unknown
+  std::int64_t refresh_at = 0;   // unix seconds: refresh from then on (refresh_in or margin)
+  std::int64_t obtained_at = 0;  // unix seconds
+  std::string token_endpoint;    // where the refresh goes (kept from discovery)
+  std::string client_id;         // the client the tokens belong to; a change forces a login
+  std::string username;          // the signed-in user, when the platform said
 };
 
 /// The 32-byte key for AES-256-GCM encryption at rest, from an account's key_command.

@@ -11,6 +11,26 @@ class category final : public std::error_category {
     switch (static_cast<errc>(value)) {
       case errc::invalid_argument:
         return "invalid argument";
+      case errc::config_invalid:
+        return "invalid configuration";
+      case errc::unknown_account:
+        return "no such account";
+      case errc::login_required:
+        return "sign-in required";
+      case errc::oauth_rejected:
+        return "the identity platform refused the request";
+      case errc::authorization_declined:
+        return "the sign-in was declined";
+      case errc::authorization_expired:
+        return "the sign-in code expired";
+      case errc::http_failed:
+        return "the identity platform could not be reached";
+      case errc::malformed_response:
+        return "malformed response from the identity platform";
+      case errc::store_failed:
+        return "the token store cannot be read or written";
+      case errc::store_locked:
+        return "the token store is locked by another process";
       case errc::authentication_failed:
         return "the server rejected the credentials";
       case errc::tls_handshake_failed:
