@@ -19,7 +19,11 @@ test_pkgs=(
   clang clang-format libclang-rt-14-dev
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
   python3 python3-aiosmtpd curl openssl
+  chromium
 )
+# Node.js comes with the machine (NodeSource's build, which bundles npm); Debian's own is the
+# fallback on a machine without it.
+command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
@@ -30,6 +34,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# The test authorization server (oidc-provider) and the browser driver (playwright-core, which
+# drives Debian's Chromium: its own browser download does not work here), at locked versions.
+root=$(cd "$(dirname "$0")/.." && pwd)
+oidc="$root/tests/support/oidc"
+if [ ! -d "$oidc/node_modules" ] || [ "$oidc/package-lock.json" -nt "$oidc/node_modules/.package-lock.json" ]; then
+  (cd "$oidc" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # Debian starts no system Dovecot in containers; make sure one is not running on
 # a machine that does, so tests own their private instances.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet dovecot 2>/dev/null; then

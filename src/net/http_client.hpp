@@ -6,7 +6,9 @@
 #include <mailoauth/result.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,9 +20,15 @@ struct http_request {
   /// Form fields for POST (application/x-www-form-urlencoded). Values may hold secrets
   /// (client_secret, refresh_token, code, code_verifier): they are never logged.
   std::vector<std::pair<std::string, std::string>> form;
+  /// Extra request headers ("Authorization", ...); Accept: application/json and the
+  /// User-Agent are always sent.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// The whole request, connection included.
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
-  /// Extra CA bundle (tests, sandbox); empty means the system's CAs.
+  /// Establishing the connection (TCP and TLS handshakes); never longer than `timeout`.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  /// A CA bundle to verify the server with instead of the system's (tests, sandbox); empty
+  /// means the system's CAs. Verification itself is always on.
   std::string cafile;
 };
 
@@ -32,9 +40,11 @@ struct http_response {
   std::optional<long> retry_after;
 };
 
-/// Performs the request. Network and TLS failures are failures (errc::http_failed with what
-/// curl said); any HTTP status is a response. Plain http:// is refused unless the host is a
-/// loopback address (127.0.0.0/8, ::1, localhost).
+/// Performs the request. Network failures are failures (errc::http_failed with what curl said;
+/// errc::timeout; errc::certificate_verify_failed or errc::tls_handshake_failed for TLS; a body
+/// over 1 MiB is errc::malformed_response); any HTTP status is a response, redirects included
+/// (they are not followed). Plain http:// is refused (errc::plaintext_refused) before any I/O
+/// unless the host is a loopback address (127.0.0.0/8, ::1, localhost).
 result<http_response> perform(const http_request& request);
 
 /// True when `url` is https://, or http:// to a loopback host.

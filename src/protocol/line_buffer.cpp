@@ -6,19 +6,23 @@ namespace mailoauth::protocol::detail {
 
 bool line_buffer::append(std::string_view bytes) {
   compact();
+  const auto old_size = data_.size();
   data_.append(bytes);
+  if (const auto lf = bytes.rfind('\n'); lf != std::string_view::npos)
+    tail_start_ = old_size + lf + 1;
   // Advisory only: the bound is enforced in next_line(), after the session has skipped any
   // IMAP literal. Checking (and latching too_long_) here counted literal bytes, which the
   // session accepts up to 1 MB, as one long line.
-  const auto last_lf = data_.rfind('\n');
-  const auto tail_start = last_lf == std::string::npos || last_lf < start_ ? start_ : last_lf + 1;
-  return !too_long_ && data_.size() - tail_start <= max_line_ + 1;
+  return !too_long_ && data_.size() - std::max(tail_start_, start_) <= max_line_ + 1;
 }
 
 std::optional<std::string_view> line_buffer::next_line() {
   if (too_long_) return std::nullopt;
-  const auto lf = data_.find('\n', start_);
+  // Bytes already searched hold no LF: a server that sends a long line a byte at a time must
+  // not make every read rescan all of it.
+  const auto lf = data_.find('\n', std::max(start_, scanned_));
   if (lf == std::string::npos) {
+    scanned_ = data_.size();
     // An unterminated line may end in the CR of its CRLF, hence the + 1: a line of exactly
     // max_line_ bytes must not be refused because its LF arrives in a later read.
     if (data_.size() - start_ > max_line_ + 1) too_long_ = true;
@@ -46,11 +50,15 @@ bool line_buffer::skip(std::size_t& n) {
 void line_buffer::clear() noexcept {
   data_.clear();
   start_ = 0;
+  scanned_ = 0;
+  tail_start_ = 0;
 }
 
 void line_buffer::compact() {
   if (start_ == 0) return;
   data_.erase(0, start_);
+  scanned_ -= std::min(scanned_, start_);
+  tail_start_ -= std::min(tail_start_, start_);
   start_ = 0;
 }
 

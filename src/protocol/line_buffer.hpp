@@ -39,7 +39,9 @@ class line_buffer {
   void compact();
 
   std::string data_;
-  std::size_t start_ = 0;
+  std::size_t start_ = 0;       // where the next line (or literal byte) begins
+  std::size_t scanned_ = 0;     // data_[start_, scanned_) is known to hold no LF
+  std::size_t tail_start_ = 0;  // just after the last LF appended
   std::size_t max_line_;
   bool too_long_ = false;
 };

@@ -4,6 +4,7 @@
 #include "token_source.hpp"
 
 #include <mailoauth/client.hpp>
+#include <mailoauth/oauth.hpp>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
@@ -20,7 +21,10 @@ using protocol::mail_protocol;
 using protocol::transport_security;
 
 struct check_options {
-  std::string url;
+  std::string url;  // or an account name
+  bool imap = false;
+  bool pop = false;
+  bool smtp = false;
   std::string user;
   token_source token;
   std::string mech;
@@ -101,24 +105,14 @@ std::optional<sasl::error_challenge> challenge_in(std::string_view line) {
   return sasl::decode_error_challenge(line);
 }
 
-int run_check(check_options& o) {
-  std::string why;
-  const auto where = parse_target(o.url, why);
-  if (!where) return fail(2, why);
-  if (o.user.empty()) return fail(2, "--user must not be empty");
-  if (!(o.timeout > 0)) return fail(2, "--timeout must be a positive number of seconds");
-
+// Options shared by both forms, checked once.
+result<protocol::session_options> session_template(const check_options& o) {
   protocol::session_options session;
-  session.protocol = where->scheme.protocol;
-  session.security = where->scheme.security;
-  if (o.insecure_plaintext) session.security = transport_security::none;
-  session.user = o.user;
-  session.host = where->host;
-  session.port = where->port;
   session.client_name = o.ehlo_name;
   if (!o.mech.empty()) {
     session.mechanism = sasl::parse_mechanism(o.mech);
-    if (!session.mechanism) return fail(2, "--mech must be xoauth2 or oauthbearer");
+    if (!session.mechanism)
+      return make_failure(errc::invalid_argument, "--mech must be xoauth2 or oauthbearer");
   }
   if (o.initial_response == "auto") {
     session.initial_response = protocol::initial_response_policy::automatic;
@@ -127,16 +121,26 @@ int run_check(check_options& o) {
   } else if (o.initial_response == "never") {
     session.initial_response = protocol::initial_response_policy::never;
   } else {
-    return fail(2, "--initial-response must be auto, prefer or never");
+    return make_failure(errc::invalid_argument, "--initial-response must be auto, prefer or never");
   }
-  auto token = read_token(o.token, why);
-  if (!token) return fail(2, why);
-  session.token = std::move(*token);
+  if (!(o.timeout > 0))
+    return make_failure(errc::invalid_argument, "--timeout must be a positive number of seconds");
+  return session;
+}
+
+// Runs one authentication and prints it (the transcript and the verdict, or one JSON object).
+// Returns the exit code.
+int probe(const check_options& o, const target& where, protocol::session_options session,
+          const std::string& cafile) {
+  session.protocol = where.scheme.protocol;
+  session.security = o.insecure_plaintext ? transport_security::none : where.scheme.security;
+  session.host = where.host;
+  session.port = where.port;
 
   net::connect_options connect;
-  connect.host = where->host;
-  connect.port = where->port;
-  connect.cafile = o.cafile;
+  connect.host = where.host;
+  connect.port = where.port;
+  connect.cafile = cafile;
   connect.timeout = std::chrono::milliseconds(static_cast<long long>(o.timeout * 1000));
 
   boost::json::array transcript;
@@ -152,10 +156,11 @@ int run_check(check_options& o) {
     std::fflush(stdout);
   };
 
+  const auto user = session.user;
   const auto label =
-      std::string(where->scheme.scheme) + "://" +
-      (where->host.find(':') != std::string::npos ? "[" + where->host + "]" : where->host) + ":" +
-      std::to_string(where->port);
+      std::string(where.scheme.scheme) + "://" +
+      (where.host.find(':') != std::string::npos ? "[" + where.host + "]" : where.host) + ":" +
+      std::to_string(where.port);
   if (!o.json) fmt::print("[connecting to {}]\n", label);
   const auto result = net::authenticate(connect, std::move(session), sink);
   const auto& out = result.outcome;
@@ -164,7 +169,7 @@ int run_check(check_options& o) {
   if (o.json) {
     boost::json::object j;
     j["url"] = label;
-    j["user"] = o.user;
+    j["user"] = user;
     j["authenticated"] = out.authenticated;
     j["exit_code"] = code;
     if (out.error) j["error"] = out.error.message();
@@ -191,7 +196,7 @@ int run_check(check_options& o) {
   }
 
   if (out.authenticated) {
-    fmt::print("verdict: OK, authenticated as {} with {}{} ({})\n", printable(o.user),
+    fmt::print("verdict: OK, authenticated as {} with {}{} ({})\n", printable(user),
                sasl::name(*out.mechanism), out.used_initial_response ? " (initial response)" : "",
                result.connection.tls_version.empty() ? "no TLS" : result.connection.tls_version);
     return 0;
@@ -207,9 +212,82 @@ int run_check(check_options& o) {
   return code;
 }
 
+int run_check(check_options& o) {
+  std::string why;
+  const auto where = parse_target(o.url, why);
+  if (!where) return fail(2, why);
+  if (o.user.empty()) return fail(2, "--user is required with a URL");
+  auto session = session_template(o);
+  if (!session) return fail(2, session.error().message);
+  session->user = o.user;
+  auto token = read_token(o.token, why);
+  if (!token) return fail(2, why);
+  session->token = std::move(*token);
+  return probe(o, *where, std::move(*session), o.cafile);
+}
+
+scheme_info scheme_for(protocol::mail_protocol p, transport_security s) {
+  for (const auto& sch : schemes)
+    if (sch.protocol == p && sch.security == s) return sch;
+  return schemes[0];
+}
+
+// `check ACCOUNT`: the account's token and servers. When a server rejects a token that looked
+// valid (revoked, or the clocks disagree), refresh once and try again before reporting.
+int run_account_check(check_options& o, const context& ctx) {
+  if (!o.user.empty() || !o.token.file.empty() || !o.token.command.empty())
+    return fail(2, "--user and --token-* go with a URL; an account has its own");
+  auto cfg = ctx.load_config();
+  if (!cfg) return report(cfg.error(), ctx);
+  auto account = cfg->find(o.url);
+  if (!account) return report(account.error(), ctx);
+  const auto& a = **account;
+  auto tmpl = session_template(o);
+  if (!tmpl) return fail(2, tmpl.error().message);
+  if (o.timeout == 30) o.timeout = static_cast<double>(a.timeout.count());
+
+  std::vector<protocol::mail_protocol> wanted;
+  if (o.imap) wanted.push_back(protocol::mail_protocol::imap);
+  if (o.pop) wanted.push_back(protocol::mail_protocol::pop3);
+  if (o.smtp) wanted.push_back(protocol::mail_protocol::smtp);
+  if (wanted.empty()) wanted = a.protocols;
+
+  auto store = oauth::store_for(a);
+  if (!store) return report(store.error(), ctx);
+  auto tokens = oauth::fresh_tokens(a, *store);
+  if (!tokens) return report(tokens.error(), ctx);
+
+  int worst = 0;
+  for (const auto p : wanted) {
+    auto server = oauth::server_for(a, p);
+    if (!server) return report(server.error(), ctx);
+    const target where{scheme_for(p, server->security), server->host, server->port};
+    auto session = *tmpl;
+    session.user = a.username;
+    session.token = tokens->access_token;
+    int code = probe(o, where, session, o.cafile.empty() ? a.cafile : o.cafile);
+    if (code == static_cast<int>(failure_kind::rejected)) {
+      if (!o.json)
+        fmt::print(
+            "[the server rejected a token that looked valid: refreshing it once and "
+            "trying again]\n");
+      oauth::fresh_options force;
+      force.force_refresh = true;
+      auto renewed = oauth::fresh_tokens(a, *store, force);
+      if (!renewed) return report(renewed.error(), ctx);
+      tokens = std::move(renewed);
+      session.token = tokens->access_token;
+      code = probe(o, where, session, o.cafile.empty() ? a.cafile : o.cafile);
+    }
+    // The most serious failure decides the exit code; all protocols are tried.
+    if (code != 0 && (worst == 0 || code > worst)) worst = code;
+  }
+  return worst;
+}
+
 }  // namespace
 
-runner add_check_command(CLI::App& app) {
+runner add_check_command(CLI::App& app, const context& ctx) {
   auto o = std::make_shared<check_options>();
   auto* cmd = app.add_subcommand(
       "check", "Authenticate to a mail server for real and show the redacted exchange");
@@ -230,7 +308,10 @@ runner add_check_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "Print one JSON object instead of the transcript");
   cmd->add_flag("--insecure-plaintext", o->insecure_plaintext,
                 "Send the token without TLS (loopback hosts only; for test servers)");
-  return [o]() { return run_check(*o); };
+  return [o, &ctx]() {
+    if (o->url.find("://") != std::string::npos) return run_check(*o);
+    return run_account_check(*o, ctx);
+  };
 }
 
 }  // namespace mailoauth::cli

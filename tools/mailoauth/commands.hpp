@@ -1,6 +1,8 @@
 // The subcommands of the mailoauth CLI: each registers its options and runs.
 #pragma once
 
+#include "context.hpp"
+
 #include <CLI/App.hpp>
 
 #include <functional>
@@ -11,6 +13,10 @@ namespace mailoauth::cli {
 using runner = std::function<int()>;
 
 runner add_sasl_command(CLI::App& app);
-runner add_check_command(CLI::App& app);
+runner add_check_command(CLI::App& app, const context& ctx);
+runner add_login_command(CLI::App& app, const context& ctx);
+runner add_token_command(CLI::App& app, const context& ctx);
+runner add_accounts_command(CLI::App& app, const context& ctx);
+runner add_logout_command(CLI::App& app, const context& ctx);
 
 }  // namespace mailoauth::cli

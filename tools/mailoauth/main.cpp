@@ -7,17 +7,25 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <map>
 
 int main(int argc, char** argv) {
   CLI::App app{"mailoauth: OAuth 2.0 authentication for IMAP, POP3 and SMTP"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mailoauth 0.1.0");
-  int verbosity = 0;
-  app.add_flag("-v,--verbose", verbosity, "More detail on stderr (twice for the most)");
+  mailoauth::cli::context ctx;
+  app.add_flag("-v,--verbose", ctx.verbosity, "More detail on stderr (twice for the most)");
+  app.add_option("--config", ctx.config_path,
+                 "Configuration file (default: $MAILOAUTH_CONFIG, else "
+                 "$XDG_CONFIG_HOME/mailoauth/config.toml)");
 
-  const std::pair<CLI::App*, mailoauth::cli::runner> commands[] = {
-      {nullptr, mailoauth::cli::add_sasl_command(app)},
-      {nullptr, mailoauth::cli::add_check_command(app)},
+  const std::map<std::string, mailoauth::cli::runner> commands = {
+      {"login", mailoauth::cli::add_login_command(app, ctx)},
+      {"token", mailoauth::cli::add_token_command(app, ctx)},
+      {"check", mailoauth::cli::add_check_command(app, ctx)},
+      {"accounts", mailoauth::cli::add_accounts_command(app, ctx)},
+      {"logout", mailoauth::cli::add_logout_command(app, ctx)},
+      {"sasl", mailoauth::cli::add_sasl_command(app)},
   };
 
   try {
@@ -35,17 +43,16 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_logger_st("mailoauth");
   logger->set_pattern("mailoauth: %l: %v");
-  logger->set_level(verbosity >= 2   ? spdlog::level::trace
-                    : verbosity == 1 ? spdlog::level::debug
-                                     : spdlog::level::warn);
+  logger->set_level(ctx.verbosity >= 2   ? spdlog::level::trace
+                    : ctx.verbosity == 1 ? spdlog::level::debug
+                                         : spdlog::level::warn);
   spdlog::set_default_logger(logger);
 
   try {
-    const auto subs = app.get_subcommands();
-    const std::string name = subs.front()->get_name();
-    if (name == "sasl") return commands[0].second();
-    if (name == "check") return commands[1].second();
-    return mailoauth::cli::fail(2, "unknown command " + name);
+    const auto name = app.get_subcommands().front()->get_name();
+    const auto it = commands.find(name);
+    if (it == commands.end()) return mailoauth::cli::fail(2, "unknown command " + name);
+    return it->second();
   } catch (const std::exception& e) {
     // Messages of ours never carry credentials; exceptions from libraries do not see them.
     return mailoauth::cli::fail(1, std::string("internal error: ") + e.what());
