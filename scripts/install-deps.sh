@@ -20,6 +20,7 @@ test_pkgs=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
   python3 python3-aiosmtpd curl openssl
   chromium
+  isync msmtp fetchmail neomutt libsasl2-modules-kdexoauth2
 )
 # Node.js comes with the machine (NodeSource's build, which bundles npm); Debian's own is the
 # fallback on a machine without it.

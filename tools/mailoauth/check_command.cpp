@@ -291,9 +291,13 @@ runner add_check_command(CLI::App& app, const context& ctx) {
   auto o = std::make_shared<check_options>();
   auto* cmd = app.add_subcommand(
       "check", "Authenticate to a mail server for real and show the redacted exchange");
-  cmd->add_option("url", o->url, "imap:// imaps:// pop3:// pop3s:// smtp:// smtps:// HOST[:PORT]")
-      ->required();
-  cmd->add_option("--user,-u", o->user, "User name (mailbox address)")->required();
+  cmd->add_option("target", o->url,
+                  "An account name (default: the default account), or a URL: imap:// imaps:// "
+                  "pop3:// pop3s:// smtp:// smtps:// HOST[:PORT]");
+  cmd->add_option("--user,-u", o->user, "User name (mailbox address), with a URL");
+  cmd->add_flag("--imap", o->imap, "With an account: check IMAP");
+  cmd->add_flag("--pop", o->pop, "With an account: check POP3");
+  cmd->add_flag("--smtp", o->smtp, "With an account: check SMTP");
   auto* f = cmd->add_option("--token-file", o->token.file, "Read the access token from a file");
   auto* c = cmd->add_option("--token-command", o->token.command,
                             "Run a command and use its output as the access token");

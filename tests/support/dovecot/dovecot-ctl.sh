@@ -338,7 +338,7 @@ ENV
       return 0
     fi
     stop_instance "$dir"
-    if grep -qs "Address already in use" "$dir/dovecot.stderr" "$LOG" "$SINK_LOG"; then
+    if grep -qsi "address already in use" "$dir/dovecot.stderr" "$LOG" "$SINK_LOG"; then
       echo "dovecot-ctl: ports $base-$((base + 6)) were taken; trying another block" >&2
       rm -f "$LOG" "$SINK_LOG" "$dir/dovecot.stderr"
       continue
