@@ -6,8 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <map>
+#include <string_view>
 
 int main(int argc, char** argv) {
   CLI::App app{"mailoauth: OAuth 2.0 authentication for IMAP, POP3 and SMTP"};
@@ -19,14 +21,34 @@ int main(int argc, char** argv) {
                  "Configuration file (default: $MAILOAUTH_CONFIG, else "
                  "$XDG_CONFIG_HOME/mailoauth/config.toml)");
 
-  const std::map<std::string, mailoauth::cli::runner> commands = {
-      {"login", mailoauth::cli::add_login_command(app, ctx)},
-      {"token", mailoauth::cli::add_token_command(app, ctx)},
-      {"check", mailoauth::cli::add_check_command(app, ctx)},
-      {"accounts", mailoauth::cli::add_accounts_command(app, ctx)},
-      {"logout", mailoauth::cli::add_logout_command(app, ctx)},
-      {"sasl", mailoauth::cli::add_sasl_command(app)},
+  // Only the named command's options are built when a known command is named: mail programs
+  // run `mailoauth token` on every connection, and building every subcommand's option table
+  // costs it more than reading the token (docs/performance.md).
+  using adder = mailoauth::cli::runner (*)(CLI::App&, const mailoauth::cli::context&);
+  static constexpr std::pair<std::string_view, adder> all[] = {
+      {"login", mailoauth::cli::add_login_command},
+      {"token", mailoauth::cli::add_token_command},
+      {"check", mailoauth::cli::add_check_command},
+      {"accounts", mailoauth::cli::add_accounts_command},
+      {"logout", mailoauth::cli::add_logout_command},
+      {"sasl", [](CLI::App& a,
+                  const mailoauth::cli::context&) { return mailoauth::cli::add_sasl_command(a); }},
   };
+  std::string_view named;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config") {
+      ++i;
+    } else if (!arg.starts_with("-")) {
+      named = arg;
+      break;
+    }
+  }
+  const bool known =
+      std::any_of(std::begin(all), std::end(all), [&](const auto& c) { return c.first == named; });
+  std::map<std::string, mailoauth::cli::runner, std::less<>> commands;
+  for (const auto& [name, add] : all)
+    if (!known || name == named) commands.emplace(std::string(name), add(app, ctx));
 
   try {
     app.parse(argc, argv);
