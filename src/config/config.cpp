@@ -7,10 +7,12 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace mailoauth::config {
 
@@ -56,6 +58,54 @@ bool account::uses(protocol::mail_protocol p) const {
 namespace {
 
 using protocol::mail_protocol;
+
+// ":1234" (a port after a host); false for anything else.
+bool is_port_suffix(std::string_view s) {
+  if (s.size() < 2 || s.size() > 6 || s.front() != ':') return false;
+  return std::all_of(s.begin() + 1, s.end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// True for "http://HOST[:PORT][/...]" whose HOST is a loopback address: 127.0.0.0/8, [::1] or
+// exactly localhost. The host is parsed, not prefix-matched: "http://127.0.0.1.evil.example/"
+// and "http://localhost@evil.example/" start like loopback URLs but name remote hosts, which
+// would receive the authorization code or the tokens in the clear (issue 3's tests).
+bool is_loopback_http(std::string_view v) {
+  constexpr std::string_view scheme = "http://";
+  if (!v.starts_with(scheme)) return false;
+  v.remove_prefix(scheme.size());
+  std::string_view host = v.substr(0, v.find_first_of("/?#"));
+  if (host.find('@') != std::string_view::npos) return false;  // userinfo: the host follows
+  if (host.starts_with('[')) {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    const auto rest = host.substr(close + 1);
+    return host.substr(0, close + 1) == "[::1]" && (rest.empty() || is_port_suffix(rest));
+  }
+  if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+    if (!is_port_suffix(host.substr(colon))) return false;
+    host = host.substr(0, colon);
+  }
+  std::string lower(host);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "localhost") return true;
+  // Dotted-quad IPv4 in 127.0.0.0/8.
+  std::vector<std::string_view> parts;
+  for (std::size_t at = 0;;) {
+    const auto dot = host.find('.', at);
+    parts.push_back(host.substr(at, dot == std::string_view::npos ? dot : dot - at));
+    if (dot == std::string_view::npos) break;
+    at = dot + 1;
+  }
+  return parts.size() == 4 && parts[0] == "127" &&
+         std::all_of(parts.begin(), parts.end(), [](std::string_view part) {
+           return !part.empty() && part.size() <= 3 &&
+                  std::all_of(part.begin(), part.end(),
+                              [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+                  std::stoi(std::string(part)) <= 255;
+         });
+}
 
 // Thrown inside the parser only, turned into a failure at its boundary.
 struct config_error {
@@ -132,10 +182,7 @@ class checker {
     if (value.empty()) return;
     // http:// only on loopback: a token endpoint elsewhere must be protected by TLS.
     const bool https = value.starts_with("https://");
-    const bool loopback_http = value.starts_with("http://127.") ||
-                               value.starts_with("http://localhost") ||
-                               value.starts_with("http://[::1]");
-    if (!https && !loopback_http)
+    if (!https && !is_loopback_http(value))
       fail(t.get(key)->source(), prefix + std::string(key),
            "must be an https:// URL (http:// is allowed only for 127.0.0.1, [::1] or localhost)");
   }
@@ -237,9 +284,7 @@ class checker {
     a.scopes = strings(t, "scopes", prefix);
     a.redirect_port = static_cast<std::uint16_t>(integer(t, "redirect_port", prefix, 0, 65535, 0));
     a.redirect_uri = text(t, "redirect_uri", prefix);
-    if (!a.redirect_uri.empty() && !a.redirect_uri.starts_with("http://127.0.0.1") &&
-        !a.redirect_uri.starts_with("http://localhost") &&
-        !a.redirect_uri.starts_with("http://[::1]"))
+    if (!a.redirect_uri.empty() && !is_loopback_http(a.redirect_uri))
       fail(t.get("redirect_uri")->source(), prefix + "redirect_uri",
            "must be a loopback URL (http://127.0.0.1, http://[::1] or http://localhost, RFC 8252)");
     a.refresh_margin = std::chrono::seconds(integer(t, "refresh_margin", prefix, 0, 86400, 300));

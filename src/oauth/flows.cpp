@@ -225,6 +225,17 @@ result<store::token_set> authorization_code(const config::account& a, const endp
                                           : std::string_view(u->encoded_query()));
     if (!decoded) return decoded.error();
     p = std::move(*decoded);
+    // Nothing pasted (end of input, a stray Enter) or an address without a sign-in response
+    // (the authorization URL itself): say so, instead of the "wrong state" of a forged
+    // redirect that the state check below would report (issue 3's tests).
+    if (!p.contains("code") && !p.contains("error") && !p.contains("access_token"))
+      return make_failure(errc::invalid_argument,
+                          pasted.empty()
+                              ? "no redirected URL was pasted; run `mailoauth login " + a.name +
+                                    " --flow paste` again and paste the whole address the "
+                                    "browser ended on"
+                              : "that address carries no sign-in response (no code or error); "
+                                "paste the whole address the browser ended on after signing in");
   } else {
     auto got = listener->wait(listener_path(redirect), implicit, o.browser_timeout);
     if (!got) return got.error();

@@ -81,14 +81,27 @@ result<store::token_set> fresh_tokens(const config::account& a, const store::tok
       return std::move(**current);
   }
 
+  const bool renewable = a.app_only() || (*current && !(*current)->refresh_token.empty());
+  if (*current && !renewable && !options.force_refresh && (*current)->expires_at > now()) {
+    // Without a refresh token (the implicit grant) nothing can renew the token ahead of time:
+    // serve it until it really expires instead of calling it expired during the refresh
+    // margin (issue 3's tests).
+    spdlog::warn(
+        "the token of account {} expires in {} s and cannot be renewed (no refresh "
+        "token): {} before then",
+        a.name, (*current)->expires_at - now(), login_hint);
+    return std::move(**current);
+  }
   result<store::token_set> renewed =
       (*current && !(*current)->refresh_token.empty()) ? refresh(a, **current)
-      : a.app_only()                                   ? reacquire_app_only(a)
-                     : result<store::token_set>(make_failure(errc::login_required,
-                                                             "the token of account " + a.name +
-                                                                 " expired and there is no refresh "
-                                                                 "token: " +
-                                                                 login_hint));
+      : a.app_only()
+          ? reacquire_app_only(a)
+          : result<store::token_set>(make_failure(
+                errc::login_required, "the token of account " + a.name +
+                                          (*current && (*current)->expires_at > now()
+                                               ? " cannot be renewed: there is no refresh token: "
+                                               : " expired and there is no refresh token: ") +
+                                          login_hint));
   if (!renewed) {
     // Keep serving a token that has not expired yet when the platform is merely unreachable;
     // never discard what is stored.

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace mailoauth::test {
 namespace {
@@ -88,6 +90,42 @@ TEST_P(valid_token, authenticates) {
 }
 
 INSTANTIATE_TEST_SUITE_P(dovecot, valid_token, ::testing::ValuesIn(all_cases()), case_name);
+
+// Office 365 issues tokens of 1.5-3 KB and more than 4 KB has been seen. A 4.5 KB token makes
+// a 6 KB SASL response: on one line where it fits (IMAP with SASL-IR), in the two-step
+// exchange where it does not (SMTP's 512-octet command line; POP3 always).
+TEST_P(valid_token, long_token_authenticates) {
+  const auto& c = GetParam();
+  const auto& dovecot = main_dovecot();
+  const std::string user = "long-" + c.where.scheme + "-" + c.mech + "@example.org";
+  const auto token = mint_token(dovecot, {.email = user, .padding = 3000});
+  ASSERT_GT(token.size(), 4096U);
+  const auto r = run_mailoauth({"check", url(c.where.scheme, (dovecot.*c.where.port)()), "--user",
+                                user, "--token-file", write_token_file(token), "--mech", c.mech,
+                                "--cafile", dovecot.ca_file(), "--timeout", "20"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe() << dovecot.log_tail();
+  EXPECT_TRUE(log_has_line(dovecot, {"Login: user=<" + user + ">", "method=" + c.mech_name}))
+      << dovecot.log_tail();
+}
+
+// Dovecot's login processes refuse SASL responses above 8 KB ("Authentication response too
+// large": they hang up; submission answers "500 5.5.2 Line too long"). The client must end
+// cleanly and at once with a failure, not hang or report success.
+TEST(oversized_token, fails_cleanly_at_dovecots_limit) {
+  const auto& dovecot = main_dovecot();
+  const std::string user = "oversized@example.org";
+  const auto token_file = write_token_file(mint_token(dovecot, {.email = user, .padding = 9000}));
+  const std::pair<std::string, std::uint16_t> targets[] = {{"imaps", dovecot.imaps_port()},
+                                                           {"pop3s", dovecot.pop3s_port()},
+                                                           {"smtps", dovecot.submissions_port()}};
+  for (const auto& [scheme, port] : targets) {
+    const auto r = run_mailoauth({"check", url(scheme, port), "--user", user, "--token-file",
+                                  token_file, "--cafile", dovecot.ca_file(), "--timeout", "20"});
+    EXPECT_NE(r.exit_code, 0) << scheme << "\n" << r.describe();
+    EXPECT_FALSE(r.timed_out) << scheme;
+    EXPECT_LT(r.elapsed, std::chrono::seconds(10)) << scheme << "\n" << r.describe();
+  }
+}
 
 // Without --mech the client picks XOAUTH2 when offered (the seed's mechanism), and that is what
 // the XOAUTH2-only instance offers too.

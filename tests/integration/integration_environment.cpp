@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -81,12 +81,27 @@ std::string bring_up(shared_state& s) {
   return {};
 }
 
+// Token files go under the services' folder, which services.sh empties on start and stop,
+// so that a test killed before its TearDown (a CTest timeout) leaves no token behind for long.
+std::filesystem::path make_scratch_dir(const shared_state& s) {
+  const char* attached = std::getenv("MAILOAUTH_DOVECOT_DIR");
+  const std::filesystem::path base = attached && *attached ? std::filesystem::path(attached)
+                                     : s.own_services.empty()
+                                         ? std::filesystem::temp_directory_path()
+                                         : s.own_services;
+  std::filesystem::create_directories(base / "scratch");
+  std::string pattern = base / "scratch" / "tokens.XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+  return pattern;
+}
+
 }  // namespace
 
 void services_environment::SetUp() {
   auto& s = state();
-  s.scratch = make_temp_dir("mailoauth-it.");
   s.unavailable = bring_up(s);
+  s.scratch = make_scratch_dir(s);
   if (!s.unavailable.empty()) {
     s.main.reset();
     s.xoauth2.reset();

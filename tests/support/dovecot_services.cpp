@@ -87,9 +87,9 @@ std::string dovecot_instance::log_tail(std::size_t lines) const {
 std::string mint_token(const dovecot_instance& instance, const token_spec& spec) {
   const auto& key = spec.key == signing_key::trusted ? instance.get("SIGNING_KEY")
                                                      : instance.get("OTHER_SIGNING_KEY");
-  const auto r =
-      run_process({MAILOAUTH_MINT_JWT, "--key", key, "--kid", instance.get("KID"), "--email",
-                   spec.email, "--expires-in", std::to_string(spec.expires_in)});
+  const auto r = run_process(
+      {MAILOAUTH_MINT_JWT, "--key", key, "--kid", instance.get("KID"), "--email", spec.email,
+       "--expires-in", std::to_string(spec.expires_in), "--padding", std::to_string(spec.padding)});
   if (r.exit_code != 0) throw std::runtime_error("mint_jwt failed: " + r.describe());
   auto token = r.out;
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();

@@ -49,6 +49,7 @@ struct token_spec {
   std::string email;
   long expires_in = 3600;  ///< seconds from now; negative for an expired token
   signing_key key = signing_key::trusted;
+  long padding = 0;  ///< characters of filler claim, for long tokens
 };
 
 /// Signs a JWT with tests/support/mint_jwt for this instance; throws if minting fails.

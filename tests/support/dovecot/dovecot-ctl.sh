@@ -229,6 +229,7 @@ start_instance() {
     esac
     shift 2
   done
+  alive "$owner" || die "the owner process $owner is not running"
   command -v dovecot >/dev/null ||
     die "dovecot is not installed (apt-get install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond)"
   "$python" -c 'import aiosmtpd' 2>/dev/null ||
@@ -320,6 +321,7 @@ ENV
     # Dovecot and the sink along when it goes. No inherited stdout: CTest would wait on it.
     rm -f "$dir/supervisor.pid"
     setsid bash "$here/dovecot-ctl.sh" supervise "$dir" </dev/null >>"$dir/supervisor.log" 2>&1 &
+    disown # its fate is the supervisor's business, not this shell's job table
     local waited=0
     while [ ! -s "$dir/supervisor.pid" ] && [ $waited -lt 100 ]; do
       sleep 0.05

@@ -4,6 +4,7 @@
 #   DIR/xoauth2   Dovecot offering only XOAUTH2: curl 7.88 always picks OAUTHBEARER when it is
 #                 offered (fixed in curl 8.6), so curl's XOAUTH2 can only be checked here
 #   DIR/keys      the token signing keys both instances share
+#   DIR/scratch   token files of the test processes, removed on start and stop
 #
 #   services.sh start DIR [--certs CERTDIR] [--owner-pid PID]
 #   services.sh stop DIR
@@ -49,6 +50,7 @@ case $cmd in
     done
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
+    rm -rf "$dir/scratch"
     if [ -z "$certs" ]; then
       certs=$dir/certs
       bash "$here/../make-certs.sh" "$certs"
@@ -69,6 +71,10 @@ case $cmd in
       exit 1
     fi
     ;;
-  stop) stop_all "$dir" ;;
+  stop)
+    # Token files the tests wrote (tests/integration) go with the services.
+    rm -rf "$dir/scratch"
+    stop_all "$dir"
+    ;;
   *) usage ;;
 esac
