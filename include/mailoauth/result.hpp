@@ -18,6 +18,9 @@ struct failure {
   std::error_code code;
   std::string message;
   std::string detail;
+  /// Seconds the server asked us to wait before trying again (HTTP Retry-After); 0 when it did
+  /// not say.
+  long retry_after = 0;
 };
 
 inline failure make_failure(errc e, std::string message, std::string detail = {}) {

@@ -27,6 +27,18 @@ struct token_set {
   std::string token_endpoint;    // where the refresh goes (kept from discovery)
   std::string client_id;         // the client the tokens belong to; a change forces a login
   std::string username;          // the signed-in user, when the platform said
+
+  /// The last refresh that failed, until one succeeds or the user signs in again. Callers that
+  /// queued on the refresh lock behind it share its outcome instead of repeating it: twenty mail
+  /// programs after an outage would otherwise send twenty requests (or, after a revoked grant,
+  /// twenty invalid_grant attempts that the platform may count against the account).
+  struct refresh_failure {
+    std::int64_t at_ms = 0;          // unix milliseconds; 0 when the last refresh did not fail
+    std::int64_t not_before_ms = 0;  // no new attempt before this (Retry-After or back-off)
+    int code = 0;                    // a mailoauth::errc value
+    std::string message;             // the one-line message; never holds a credential
+  };
+  refresh_failure last_failure;
 };
 
 /// The 32-byte key for AES-256-GCM encryption at rest, from an account's key_command.

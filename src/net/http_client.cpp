@@ -84,7 +84,7 @@ http_module load_http_module() {
       return {nullptr, "mailoauth's HTTP module " + path +
                            " belongs to another version of mailoauth; reinstall mailoauth"};
     }
-    spdlog::debug("http: loaded {} (libcurl {})", path, api->curl_version());
+    spdlog::debug("http: loaded {} ({})", path, api->curl_version());
     return {api, {}};
   }
   return {nullptr, std::string("mailoauth's HTTP module (") + MAILOAUTH_HTTP_MODULE_FILE +

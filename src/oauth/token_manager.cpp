@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace mailoauth::oauth {
@@ -34,6 +35,46 @@ result<store::token_set> reacquire_app_only(const config::account& a) {
   return login(a, o, ui);
 }
 
+// How long a failed refresh holds back the next attempt. An outage or throttling holds back
+// for the server's Retry-After, else for a short pause, so that mail programs polling every few
+// seconds do not hammer a platform that is already struggling. A refusal (invalid_grant, a
+// wrong client secret) is shared only with the callers already queued behind it: an
+// administrator may grant consent or lift a Conditional Access block, and then the same refresh
+// token works again, so a later call asks again.
+std::int64_t hold_back_until(const failure& f, std::int64_t at_ms) {
+  if (f.code == make_error_code(errc::http_failed) || f.code == make_error_code(errc::timeout)) {
+    constexpr std::int64_t pause = 15;
+    constexpr std::int64_t longest = 3600;  // a Retry-After of days is an error, not a plan
+    const auto seconds = f.retry_after > 0 ? std::min<std::int64_t>(f.retry_after, longest) : pause;
+    return at_ms + seconds * 1000;
+  }
+  return at_ms;
+}
+
+// A refresh that failed while this caller waited for the lock, or that asked for a pause that
+// has not passed, is not repeated: the caller gets the same outcome.
+bool shares_failure(const store::token_set& t, std::int64_t started_ms, std::int64_t at_ms) {
+  const auto& f = t.last_failure;
+  return f.at_ms != 0 && (f.at_ms >= started_ms || at_ms < f.not_before_ms);
+}
+
+failure recorded_failure(const store::token_set& t, std::int64_t at_ms) {
+  const auto& f = t.last_failure;
+  const auto ago = std::max<std::int64_t>(0, at_ms - f.at_ms) / 1000;
+  std::string when = " (the refresh failed " + std::to_string(ago) + " s ago";
+  if (f.not_before_ms > at_ms)
+    when += "; next attempt in " + std::to_string((f.not_before_ms - at_ms + 999) / 1000) + " s";
+  when += ")";
+  const auto code = f.code != 0 ? static_cast<errc>(f.code) : errc::http_failed;
+  return make_failure(code, f.message + when);
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::int64_t now() {
@@ -56,6 +97,7 @@ result<store::token_store> store_for(const config::account& a) {
 
 result<store::token_set> fresh_tokens(const config::account& a, const store::token_store& store,
                                       const fresh_options& options) {
+  const auto started_ms = now_ms();
   auto cached = store.load(a.name);
   if (!cached) return cached.error();
   const auto login_hint = "run `mailoauth login " + a.name + "`";
@@ -81,6 +123,17 @@ result<store::token_set> fresh_tokens(const config::account& a, const store::tok
       return std::move(**current);
   }
 
+  if (*current && shares_failure(**current, started_ms, now_ms())) {
+    // Someone else just tried (or the platform asked for a pause): answer as they were
+    // answered, with the cached token while it is still valid.
+    if ((*current)->expires_at > now() && !(*current)->access_token.empty()) {
+      spdlog::warn("{}; using the cached token, valid for {} more seconds",
+                   recorded_failure(**current, now_ms()).message, (*current)->expires_at - now());
+      return std::move(**current);
+    }
+    return recorded_failure(**current, now_ms());
+  }
+
   const bool renewable = a.app_only() || (*current && !(*current)->refresh_token.empty());
   if (*current && !renewable && !options.force_refresh && (*current)->expires_at > now()) {
     // Without a refresh token (the implicit grant) nothing can renew the token ahead of time:
@@ -92,6 +145,9 @@ result<store::token_set> fresh_tokens(const config::account& a, const store::tok
         a.name, (*current)->expires_at - now(), login_hint);
     return std::move(**current);
   }
+  // Only an answer from the platform (or its silence) is worth sharing with other callers; a
+  // token that simply cannot be renewed fails the same way for everyone without any request.
+  const bool asks_platform = (*current && !(*current)->refresh_token.empty()) || a.app_only();
   result<store::token_set> renewed =
       (*current && !(*current)->refresh_token.empty()) ? refresh(a, **current)
       : a.app_only()
@@ -103,6 +159,19 @@ result<store::token_set> fresh_tokens(const config::account& a, const store::tok
                                                : " expired and there is no refresh token: ") +
                                           login_hint));
   if (!renewed) {
+    if (*current && asks_platform) {
+      // Recorded under the lock, so that the callers queued behind us share this outcome.
+      auto record = **current;
+      record.last_failure.at_ms = now_ms();
+      record.last_failure.not_before_ms =
+          hold_back_until(renewed.error(), record.last_failure.at_ms);
+      const auto& code = renewed.error().code;
+      record.last_failure.code =
+          code.category() == error_category() ? code.value() : static_cast<int>(errc::http_failed);
+      record.last_failure.message = renewed.error().message;
+      if (auto saved = store.save(a.name, record); !saved)
+        spdlog::warn("{}; other callers may repeat the failed refresh", saved.error().message);
+    }
     // Keep serving a token that has not expired yet when the platform is merely unreachable;
     // never discard what is stored.
     if (*current && renewed.error().code == make_error_code(errc::http_failed) &&

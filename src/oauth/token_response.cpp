@@ -186,16 +186,22 @@ failure response_failure(const net::http_response& r, const config::account& a,
     // temporarily_unavailable). They are still transient: errc::http_failed (exit 5, and
     // fresh_tokens keeps serving a cached token that has not expired), not a refusal.
     auto f = to_failure(*e, a, doing);
-    return make_failure(errc::http_failed,
-                        std::string(doing) + " failed: the identity platform answered HTTP " +
-                            status + " (" + e->error + "); try again later",
-                        std::move(f.detail));
+    auto transient =
+        make_failure(errc::http_failed,
+                     std::string(doing) + " failed: the identity platform answered HTTP " + status +
+                         " (" + e->error + "); try again later",
+                     std::move(f.detail));
+    transient.retry_after = r.retry_after.value_or(0);
+    return transient;
   }
-  if (r.status == 429 || r.status >= 500)
-    return make_failure(errc::http_failed, std::string(doing) +
-                                               " failed: the identity platform "
-                                               "answered HTTP " +
-                                               status + "; try again later");
+  if (r.status == 429 || r.status >= 500) {
+    auto transient = make_failure(errc::http_failed, std::string(doing) +
+                                                         " failed: the identity platform "
+                                                         "answered HTTP " +
+                                                         status + "; try again later");
+    transient.retry_after = r.retry_after.value_or(0);
+    return transient;
+  }
   return make_failure(errc::malformed_response,
                       std::string(doing) + " failed: HTTP " + status +
                           " without an OAuth error body; check the endpoints of account " + a.name);

@@ -21,7 +21,8 @@ constexpr std::string_view aes_256_gcm = "aes-256-gcm";
 // Every string of the token set, for sizing the output buffer once.
 std::size_t string_bytes(const token_set& t) noexcept {
   return t.access_token.size() + t.refresh_token.size() + t.id_token.size() + t.token_type.size() +
-         t.scope.size() + t.token_endpoint.size() + t.client_id.size() + t.username.size();
+         t.scope.size() + t.token_endpoint.size() + t.client_id.size() + t.username.size() +
+         t.last_failure.message.size();
 }
 
 // Serialises into a buffer that is wiped whenever it grows; `expected` sizes it so that it
@@ -94,6 +95,14 @@ std::string encode_tokens(const token_set& t) {
   doc["token_endpoint"] = t.token_endpoint;
   doc["client_id"] = t.client_id;
   doc["username"] = t.username;
+  if (t.last_failure.at_ms != 0) {
+    json::object f(wiping_storage());
+    f["at_ms"] = t.last_failure.at_ms;
+    f["not_before_ms"] = t.last_failure.not_before_ms;
+    f["code"] = t.last_failure.code;
+    f["message"] = t.last_failure.message;
+    doc["last_failure"] = std::move(f);
+  }
   // JSON escaping at worst turns one byte into six (\u00XX); 512 covers names and numbers.
   return serialize_wiping(doc, 512 + 6 * string_bytes(t));
 }
@@ -185,6 +194,21 @@ result<std::variant<token_set, sealed_box>> decode_file(std::string_view text,
   t.token_endpoint = fields.text("token_endpoint");
   t.client_id = fields.text("client_id");
   t.username = fields.text("username");
+  // Written since the refresh-failure record was added; files without it had no failure.
+  if (const json::value* f = doc.if_contains("last_failure"); f != nullptr && !f->is_null()) {
+    if (!f->is_object()) {
+      return unusable_file(ctx.file, "is corrupt (its last_failure is not an object)", ctx.account);
+    }
+    field_reader failure_fields(f->get_object());
+    t.last_failure.at_ms = failure_fields.integer("at_ms");
+    t.last_failure.not_before_ms = failure_fields.integer("not_before_ms");
+    t.last_failure.code = static_cast<int>(failure_fields.integer("code"));
+    t.last_failure.message = failure_fields.text("message");
+    if (!failure_fields.problem().empty()) {
+      return unusable_file(
+          ctx.file, "is corrupt (its last_failure " + failure_fields.problem() + ")", ctx.account);
+    }
+  }
   if (!fields.problem().empty()) {
     return unusable_file(ctx.file, "is corrupt (it " + fields.problem() + ")", ctx.account);
   }

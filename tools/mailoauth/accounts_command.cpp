@@ -48,6 +48,9 @@ int run_accounts(bool json, const context& ctx) {
         state = "expired " + duration_text(-left) + " ago";
       }
       state += has_refresh ? "; refresh token stored" : "; no refresh token";
+      // The refresh that failed last, so that a user sees why their mail program stopped.
+      if ((*t)->last_failure.at_ms != 0)
+        state += "; last refresh failed: " + (*t)->last_failure.message;
     }
     if (json) {
       boost::json::object j;

@@ -44,11 +44,14 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (named == "sandbox" || named == "demo")
+    return mailoauth::cli::exec_sandbox_program(argc, argv);
   const bool known =
       std::any_of(std::begin(all), std::end(all), [&](const auto& c) { return c.first == named; });
   std::map<std::string, mailoauth::cli::runner, std::less<>> commands;
   for (const auto& [name, add] : all)
     if (!known || name == named) commands.emplace(std::string(name), add(app, ctx));
+  if (!known) mailoauth::cli::describe_sandbox_commands(app);
 
   try {
     app.parse(argc, argv);

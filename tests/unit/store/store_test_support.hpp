@@ -121,6 +121,10 @@ inline void expect_same_tokens(const token_set& a, const token_set& b) {
   EXPECT_EQ(a.token_endpoint, b.token_endpoint);
   EXPECT_EQ(a.client_id, b.client_id);
   EXPECT_EQ(a.username, b.username);
+  EXPECT_EQ(a.last_failure.at_ms, b.last_failure.at_ms);
+  EXPECT_EQ(a.last_failure.not_before_ms, b.last_failure.not_before_ms);
+  EXPECT_EQ(a.last_failure.code, b.last_failure.code);
+  EXPECT_EQ(a.last_failure.message, b.last_failure.message);
 }
 
 inline std::string read_file(const fs::path& p) {

@@ -28,6 +28,25 @@ TEST(token_store, round_trip_plaintext) {
   expect_same_tokens(**loaded, sample_tokens());
 }
 
+TEST(token_store, round_trip_keeps_the_last_failed_refresh) {
+  scratch_dir dir;
+  const token_store store(dir.path());
+  auto t = sample_tokens();
+  t.last_failure.at_ms = 1'899'999'800'123;
+  t.last_failure.not_before_ms = 1'899'999'815'123;
+  t.last_failure.code = 305;
+  t.last_failure.message = "refreshing the token failed: the identity platform answered HTTP 503";
+  ASSERT_TRUE(store.save("acct", t));
+  auto loaded = store.load("acct");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  expect_same_tokens(**loaded, t);
+  // A success (or a new sign-in) saves a record without it, and the failure is gone.
+  ASSERT_TRUE(store.save("acct", sample_tokens()));
+  EXPECT_EQ(store.load("acct").value()->last_failure.at_ms, 0);
+  EXPECT_EQ(read_file(dir.path() / "acct.json").find("last_failure"), std::string::npos);
+}
+
 TEST(token_store, round_trip_keeps_awkward_strings) {
   scratch_dir dir;
   const token_store store(dir.path());
