@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything mailoauth needs to build and test, from Debian's packages
-# (and, for later browser tests, the npm registry). Idempotent; needs root or sudo.
+# (and, for the browser tests, the npm registry). Idempotent; needs root or sudo.
+#   --demo   only what building mailoauth and running `mailoauth demo` need (the README's first
+#            command): the build dependencies, and msmtp and curl for the demo's last step.
 set -euo pipefail
+demo_only=false
+[ "${1:-}" = "--demo" ] && demo_only=true
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -22,9 +26,10 @@ test_pkgs=(
   chromium
   isync msmtp fetchmail neomutt libsasl2-modules-kdexoauth2
 )
+if $demo_only; then test_pkgs=(msmtp curl ca-certificates); fi
 # Node.js comes with the machine (NodeSource's build, which bundles npm); Debian's own is the
 # fallback on a machine without it.
-command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
+$demo_only || command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 missing=()
 for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
@@ -37,6 +42,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The test authorization server (oidc-provider) and the browser driver (playwright-core, which
 # drives Debian's Chromium: its own browser download does not work here), at locked versions.
+$demo_only && exit 0
 root=$(cd "$(dirname "$0")/.." && pwd)
 oidc="$root/tests/support/oidc"
 if [ ! -d "$oidc/node_modules" ] || [ "$oidc/package-lock.json" -nt "$oidc/node_modules/.package-lock.json" ]; then

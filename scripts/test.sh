@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 
 bash "$root/scripts/install-deps.sh"
-bash "$root/scripts/build.sh"
+# Tests ON explicitly: a build directory configured by `build.sh --programs` has them off.
+bash "$root/scripts/build.sh" -DMAILOAUTH_BUILD_TESTS=ON
 (cd "$build" && ctest -j"${JOBS:-2}" --output-on-failure --timeout 300)
 bash "$root/scripts/run-fuzzers.sh" "${FUZZ_SECONDS:-10}"
 echo "all tests passed"

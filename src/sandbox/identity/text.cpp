@@ -1,0 +1,230 @@
+#include "sandbox/identity/text.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstdint>
+#include <ctime>
+#include <stdexcept>
+
+namespace mailoauth::sandbox::detail {
+namespace {
+
+std::string random_bytes(std::size_t n) {
+  std::string raw(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(n)) != 1)
+    throw std::runtime_error("the system's random number generator failed");
+  return raw;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> form_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t k = 0; k < s.size(); ++k) {
+    if (s[k] == '+') {
+      out += ' ';
+    } else if (s[k] == '%') {
+      if (k + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[k + 1]);
+      const int lo = hex_value(s[k + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      k += 2;
+    } else {
+      out += s[k];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string base64url(std::string_view bytes) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += alphabet[(acc >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3F];
+  return out;
+}
+
+std::string random_token(std::size_t bytes) {
+  return base64url(random_bytes(bytes));
+}
+
+std::string new_guid() {
+  auto b = random_bytes(16);
+  b[6] = static_cast<char>((static_cast<unsigned char>(b[6]) & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<char>((static_cast<unsigned char>(b[8]) & 0x3F) | 0x80);  // RFC 4122 variant
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t k = 0; k < 16; ++k) {
+    if (k == 4 || k == 6 || k == 8 || k == 10) out += '-';
+    const auto v = static_cast<unsigned char>(b[k]);
+    out += hex[v >> 4];
+    out += hex[v & 0x0F];
+  }
+  return out;
+}
+
+std::string random_user_code(std::size_t length) {
+  static constexpr std::string_view alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";  // 32
+  const auto raw = random_bytes(length);
+  std::string out;
+  for (const char c : raw) out += alphabet[static_cast<unsigned char>(c) % alphabet.size()];
+  return out;
+}
+
+std::string sha256(std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int n = 0;
+  if (EVP_Digest(text.data(), text.size(), md.data(), &n, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 failed");
+  return std::string(reinterpret_cast<const char*>(md.data()), n);
+}
+
+std::string digest(std::string_view text) {
+  return base64url(sha256(text));
+}
+
+std::optional<form_fields> parse_form(std::string_view s) {
+  form_fields out;
+  while (!s.empty()) {
+    const auto amp = s.find('&');
+    const auto pair = s.substr(0, amp);
+    s = amp == std::string_view::npos ? std::string_view() : s.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value =
+        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) return std::nullopt;
+    if (name->empty()) continue;
+    if (out.contains(*name)) return std::nullopt;
+    out.emplace(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string encode_form(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (const auto& [k, v] : fields) {
+    if (!out.empty()) out += '&';
+    out += url_encode(k) + "=" + url_encode(v);
+  }
+  return out;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && to_lower(a) == to_lower(b);
+}
+
+std::vector<std::string> split_spaces(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
+    auto end = pos;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\t') ++end;
+    if (end > pos) out.emplace_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& words, std::string_view sep) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += sep;
+    out += w;
+  }
+  return out;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  // Hashing first makes the comparison independent of the lengths too.
+  const auto ha = sha256(a);
+  const auto hb = sha256(b);
+  return CRYPTO_memcmp(ha.data(), hb.data(), ha.size()) == 0;
+}
+
+std::string timestamp(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::array<char, 32> buf{};
+  const auto n = std::strftime(buf.data(), buf.size(), "%Y-%m-%d %H:%M:%SZ", &tm);
+  return std::string(buf.data(), n);
+}
+
+}  // namespace mailoauth::sandbox::detail
