@@ -283,6 +283,38 @@ def serve():
         check(r.returncode == 0, "mailoauth check sandbox failed", r.stdout + r.stderr)
         check(r.stdout.count("verdict: OK") == 3, "not three OK verdicts", r.stdout)
         assert_no_tokens(r.stdout + r.stderr, stored_secrets(os.path.join(TMP, "xdg-state")))
+
+        # Real clients with the token from `mailoauth token`, as a user's scripts get it:
+        # Python's imaplib, poplib and smtplib (the seed's XOAUTH2), and curl.
+        t = subprocess.run([MAILOAUTH, "--config", config_file, "token", "sandbox"], env=ENV,
+                           capture_output=True, text=True, timeout=60)
+        check(t.returncode == 0 and t.stdout.strip(), "mailoauth token failed", t.stderr)
+        token_file = os.path.join(TMP, "token")
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(t.stdout.strip())
+        clients = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mail",
+                               "python_clients.py")
+        for mode, port in (("imaps", account["imap"]["port"]), ("pop3s", account["pop3"]["port"]),
+                           ("smtp", account["smtp"]["port"])):
+            c = subprocess.run([sys.executable, clients, mode, "127.0.0.1", str(port), ca_file,
+                                account["username"], token_file, "ok"], capture_output=True,
+                               text=True, timeout=60)
+            check(c.returncode == 0, "Python's %s client with the token from `mailoauth token` "
+                  "failed" % mode, c.stdout + c.stderr)
+        # curl reads the token from a 0600 config file, never from its command line.
+        curl_conf = os.path.join(TMP, "curl.conf")
+        fd = os.open(curl_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write('oauth2-bearer = "%s"\nuser = "%s"\n' % (t.stdout.strip(),
+                                                             account["username"]))
+        c = subprocess.run(["curl", "--silent", "--show-error", "--noproxy", "*", "--cacert",
+                            ca_file, "-K", curl_conf,
+                            "imaps://127.0.0.1:%d/INBOX?ALL" % account["imap"]["port"]],
+                           capture_output=True, text=True, timeout=60)
+        check(c.returncode == 0 and "* SEARCH" in c.stdout,
+              "curl with the token from `mailoauth token` failed", c.stdout + c.stderr)
+        os.remove(curl_conf)
     finally:
         p.send_signal(signal.SIGTERM)
         try:
