@@ -61,18 +61,6 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-const char* protocol_label(mail_protocol p) {
-  switch (p) {
-    case mail_protocol::imap:
-      return "IMAP";
-    case mail_protocol::pop3:
-      return "POP3";
-    case mail_protocol::smtp:
-      return "SMTP";
-  }
-  return "?";
-}
-
 std::string url_scheme(mail_protocol p, transport_security s) {
   std::string out = p == mail_protocol::imap ? "imap" : p == mail_protocol::pop3 ? "pop3" : "smtp";
   if (s == transport_security::implicit_tls) out += "s";
@@ -389,7 +377,7 @@ class demo_run {
     const auto& a = *account_;
     auto server = oauth::server_for(a, p);
     if (!server) {
-      fmt::print("  no server for {}: {}\n", protocol_label(p), printable(server.error().message));
+      fmt::print("  no server for {}: {}\n", protocol::name(p), printable(server.error().message));
       return {false, server.error().code, {}, {}};
     }
     protocol::session_options s;
@@ -430,7 +418,7 @@ class demo_run {
     fmt::print("net::authenticate, as `mailoauth check` runs it; the token is shown [redacted].\n");
     int ok = 0;
     for (const auto p : {mail_protocol::imap, mail_protocol::pop3, mail_protocol::smtp}) {
-      fmt::print("\n{}:\n", protocol_label(p));
+      fmt::print("\n{}:\n", protocol::name(p));
       const auto r = probe(p, tokens_->access_token);
       if (r.authenticated) {
         ++ok;
@@ -460,7 +448,7 @@ class demo_run {
     fmt::print("(a token signed by the sandbox, issued two hours ago, expired an hour ago)\n");
     int refused = 0;
     for (const auto p : {mail_protocol::imap, mail_protocol::pop3, mail_protocol::smtp}) {
-      fmt::print("\n{}:\n", protocol_label(p));
+      fmt::print("\n{}:\n", protocol::name(p));
       const auto r = probe(p, *expired);
       const bool as_expected = !r.authenticated && classify(r.error) == failure_kind::rejected;
       if (as_expected) ++refused;

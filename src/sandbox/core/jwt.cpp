@@ -50,46 +50,6 @@ std::vector<std::string> split(std::string_view text) {
   return words;
 }
 
-std::string base64url(const unsigned char* data, std::size_t size) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < size; ++i) {
-    acc = (acc << 8) | data[i];
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(acc >> bits) & 0x3F];
-    }
-  }
-  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3F];
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    if (c >= '0' && c <= '9') v = c - '0' + 52;
-    if (c == '-') v = 62;
-    if (c == '_') v = 63;
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
 failure refused(std::string why) {
   return make_failure(errc::authentication_failed, "access token refused: " + std::move(why));
 }
@@ -137,6 +97,46 @@ std::vector<std::string> roles_claim(jwt_t* j) {
 
 }  // namespace
 
+std::string base64url_encode(std::string_view bytes) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += alphabet[(acc >> bits) & 0x3F];
+    }
+  }
+  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3F];
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : text) {
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    if (c >= '0' && c <= '9') v = c - '0' + 52;
+    if (c == '-') v = 62;
+    if (c == '_') v = 63;
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
 result<std::string> sign_access_token(const signing_key& key, const access_claims& c) {
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return make_failure(errc::store_failed, "out of memory signing a token");
@@ -159,7 +159,9 @@ result<std::string> sign_access_token(const signing_key& key, const access_claim
   unsigned char id[16];
   if (RAND_bytes(id, sizeof id) != 1)
     return make_failure(errc::invalid_argument, "no randomness for the token id");
-  rc |= jwt_add_grant(token.get(), "uti", base64url(id, sizeof id).c_str());
+  rc |= jwt_add_grant(
+      token.get(), "uti",
+      base64url_encode(std::string_view(reinterpret_cast<const char*>(id), sizeof id)).c_str());
   if (!c.username.empty()) {
     rc |= jwt_add_grant(token.get(), "upn", c.username.c_str());
     rc |= jwt_add_grant(token.get(), "unique_name", c.username.c_str());
@@ -246,7 +248,7 @@ result<std::string> jwks_document(const signing_key& key) {
   auto to_b64 = [](const BIGNUM* bn) {
     std::string bytes(static_cast<std::size_t>(BN_num_bytes(bn)), '\0');
     BN_bn2bin(bn, reinterpret_cast<unsigned char*>(bytes.data()));
-    return base64url(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    return base64url_encode(bytes);
   };
   json::object jwk;
   jwk["kty"] = "RSA";

@@ -6,6 +6,7 @@
 #include <mailoauth/result.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ result<std::string> sign_access_token(const signing_key& key, const access_claim
 /// quotes the token.
 result<access_claims> verify_access_token(std::string_view token, const std::string& public_pem,
                                           std::int64_t now, std::int64_t leeway_seconds = 0);
+
+/// base64url without padding (RFC 4648 section 5), as JWTs and PKCE (RFC 7636) use it.
+std::string base64url_encode(std::string_view bytes);
+/// Its inverse; nullopt on a character outside the alphabet.
+std::optional<std::string> base64url_decode(std::string_view text);
 
 /// The JWKS document ({"keys":[{"kty":"RSA","use":"sig","kid":...,"n":...,"e":...}]}) for the
 /// discovery document's jwks_uri.

@@ -1,5 +1,7 @@
 #include "sandbox/identity/text.hpp"
 
+#include "sandbox/core/jwt.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -48,23 +50,9 @@ std::optional<std::string> form_decode(std::string_view s) {
 
 }  // namespace
 
+// The core's, which the token signer uses too.
 std::string base64url(std::string_view bytes) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : bytes) {
-    acc = (acc << 8) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(acc >> bits) & 0x3F];
-    }
-  }
-  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3F];
-  return out;
+  return base64url_encode(bytes);
 }
 
 std::string random_token(std::size_t bytes) {
