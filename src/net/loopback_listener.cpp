@@ -2,6 +2,8 @@
 // waits for the browser to come back from the authorization server.
 #include "net/loopback_listener.hpp"
 
+#include "common/web_form.hpp"
+
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -36,7 +38,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 using std::chrono::milliseconds;
-using params = std::map<std::string, std::string>;
+using params = detail::form_fields;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -55,84 +57,16 @@ constexpr std::string_view done_text =
 
 // ---- text ----------------------------------------------------------------------------------
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+using detail::html_escape;
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// Decodes one form or query component: '+' is a space (HTML form encoding, which both the
-/// redirect query and our fragment POST use), %XX an octet. Null for a broken escape.
-std::optional<std::string> form_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t k = 0; k < s.size(); ++k) {
-    if (s[k] == '+') {
-      out += ' ';
-    } else if (s[k] == '%') {
-      if (k + 2 >= s.size()) return {};
-      const int hi = hex_value(s[k + 1]);
-      const int lo = hex_value(s[k + 2]);
-      if (hi < 0 || lo < 0) return {};
-      out += static_cast<char>(hi * 16 + lo);
-      k += 2;
-    } else {
-      out += s[k];
-    }
-  }
-  return out;
-}
-
-/// Parses "a=1&b=2". Fails on a broken escape or a repeated name: RFC 6749 section 3.1 forbids
-/// repeating a parameter, and a repeated `code` or `state` must not be resolved by guessing.
+/// Parses the redirect's query or the fragment page's POST body (common/web_form.hpp).
 result<params> parse_form(std::string_view s) {
   params out;
-  while (!s.empty()) {
-    const auto amp = s.find('&');
-    const auto pair = s.substr(0, amp);
-    s = amp == std::string_view::npos ? std::string_view() : s.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    auto name = form_decode(pair.substr(0, eq));
-    auto value =
-        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) {
-      return make_failure(errc::malformed_response, "the sign-in redirect has a broken %-escape");
-    }
-    if (name->empty()) continue;
-    if (out.contains(*name)) {
-      return make_failure(errc::malformed_response,
-                          "the sign-in redirect repeats the parameter " + *name);
-    }
-    out.emplace(std::move(*name), std::move(*value));
+  if (const auto problem = detail::parse_form(s, out)) {
+    return make_failure(errc::malformed_response,
+                        problem->repeated
+                            ? "the sign-in redirect repeats the parameter " + problem->name
+                            : std::string("the sign-in redirect has a broken %-escape"));
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // form and URL encoding, HTML escaping, base64url).
 #pragma once
 
+#include "common/web_form.hpp"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -10,7 +12,7 @@
 
 namespace mailoauth::sandbox::detail {
 
-using form_fields = std::map<std::string, std::string>;
+using form_fields = mailoauth::detail::form_fields;
 
 /// `bytes` random bytes, base64url without padding: codes, tokens, flow contexts.
 std::string random_token(std::size_t bytes);
