@@ -12,7 +12,8 @@ seconds=${1:-15}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 
-all_targets=(fuzz_imap_session fuzz_pop3_session fuzz_smtp_session fuzz_line_buffer
+all_targets=(fuzz_imap_session fuzz_pop3_session fuzz_smtp_session
+  fuzz_imap_server fuzz_pop3_server fuzz_smtp_server fuzz_line_buffer
   fuzz_xoauth2 fuzz_oauthbearer fuzz_error_challenge fuzz_base64)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 
@@ -36,6 +37,9 @@ dict_for() {
     fuzz_imap_session) echo "$root/fuzz/dict/imap.dict" ;;
     fuzz_pop3_session) echo "$root/fuzz/dict/pop3.dict" ;;
     fuzz_smtp_session) echo "$root/fuzz/dict/smtp.dict" ;;
+    fuzz_imap_server) echo "$root/fuzz/dict/imap_server.dict" ;;
+    fuzz_pop3_server) echo "$root/fuzz/dict/pop3_server.dict" ;;
+    fuzz_smtp_server) echo "$root/fuzz/dict/smtp_server.dict" ;;
     fuzz_line_buffer) echo "$root/fuzz/dict/line_buffer.dict" ;;
     *) echo "$root/fuzz/dict/sasl.dict" ;;
   esac

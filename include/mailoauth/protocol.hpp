@@ -67,7 +67,7 @@ struct transcript_line {
 
 /// What came of the session.
 struct session_outcome {
-  bool authenticated = false;
+  /// Set when the session failed; empty once authenticated.
   std::error_code error;
   diagnostics diag;
   /// The server's decoded JSON error challenge, when it sent one.
@@ -78,16 +78,22 @@ struct session_outcome {
   std::optional<sasl::mechanism> mechanism;
   /// True when the token went out on the command line (initial response).
   bool used_initial_response = false;
+  /// True once the server accepted the token (the session may still be logging out).
+  bool verdict_accepted = false;
+
+  /// The server accepted the token and nothing failed.
+  [[nodiscard]] bool authenticated() const noexcept { return verdict_accepted && !error; }
 };
 
 /// What the driver must do next.
 struct next_action {
   enum class kind {
-    /// Read some bytes from the server and pass them to on_data() (or on_eof()).
+    /// Read some bytes from the server: resume(event::data, {}, bytes), or event::eof.
     read,
-    /// Write `data` in full, then call on_written(). `data` stays valid until then.
+    /// Write `data` in full, then resume(event::written). `data` stays valid until then.
     write,
-    /// Perform the TLS handshake now, then call on_tls_established().
+    /// Perform the TLS handshake now (the first action with implicit TLS), then
+    /// resume(event::tls).
     start_tls,
     /// The session is over; see outcome(). The driver closes the connection.
     done,
@@ -99,21 +105,23 @@ struct next_action {
 /// A client session: the greeting to the verdict (and a polite logout).
 class client_session {
  public:
+  /// What the driver reports: the session started, bytes arrived, the server closed the
+  /// connection, the last write completed, the TLS handshake completed.
+  enum class event { start, data, eof, written, tls };
+
   explicit client_session(session_options options);
   ~client_session();
   client_session(client_session&&) noexcept;
   client_session& operator=(client_session&&) noexcept;
 
-  /// The first action. With implicit TLS, call it after the handshake.
-  next_action start();
-  /// Bytes that arrived from the server, any amount.
-  next_action on_data(std::string_view bytes);
-  /// The server closed the connection.
-  next_action on_eof();
-  /// The last write completed.
-  next_action on_written();
-  /// The TLS handshake requested by start_tls completed.
-  next_action on_tls_established();
+  /// The result of the last step (Boost.MySQL's sansio shape). `ec` set means the step failed:
+  /// a read or write error, a TLS handshake failure (errc::certificate_verify_failed when the
+  /// certificate was refused), or a deadline (std::errc::timed_out); `bytes` then may hold
+  /// the driver's description of it. The session decides the outcome's error code and
+  /// diagnostic for every step, in one place.
+  next_action resume(event ev, std::error_code ec = {}, std::string_view bytes = {});
+  /// The first action: resume(event::start).
+  next_action start() { return resume(event::start); }
 
   /// Valid once an action of kind done was returned.
   [[nodiscard]] const session_outcome& outcome() const noexcept;

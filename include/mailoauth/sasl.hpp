@@ -1,5 +1,6 @@
-// SASL XOAUTH2 and OAUTHBEARER (RFC 7628) client responses, their decoders, and the decoder of
-// the JSON error challenge that servers send when they refuse a token. Pure functions, no I/O.
+// SASL XOAUTH2 and OAUTHBEARER (RFC 7628) client responses, their decoders, the decoder of the
+// JSON error challenge that servers send when they refuse a token, and the PLAIN (RFC 4616)
+// decoder that the server side needs for password-only clients. Pure functions, no I/O.
 #pragma once
 
 #include <mailoauth/secret.hpp>
@@ -12,11 +13,25 @@
 
 namespace mailoauth::sasl {
 
-/// The two OAuth 2.0 SASL mechanisms that mail servers offer.
-enum class mechanism { xoauth2, oauthbearer };
+/// The SASL mechanisms mailoauth speaks: the two OAuth 2.0 ones that mail servers offer, and the
+/// two password ones (PLAIN, RFC 4616; LOGIN, draft-murchison-sasl-login) that password-only
+/// mail programs send to a server session (the proxy's local login). A client session uses only
+/// the OAuth ones.
+enum class mechanism { xoauth2, oauthbearer, plain, login };
 
-/// The mechanism's name as it appears in capabilities and commands ("XOAUTH2", "OAUTHBEARER").
+/// The mechanism's name as it appears in capabilities and commands ("XOAUTH2", "OAUTHBEARER",
+/// "PLAIN", "LOGIN").
 std::string_view name(mechanism m) noexcept;
+
+/// True for XOAUTH2 and OAUTHBEARER, whose credential is a bearer token.
+[[nodiscard]] constexpr bool is_bearer(mechanism m) noexcept {
+  return m == mechanism::xoauth2 || m == mechanism::oauthbearer;
+}
+
+/// Why a user name or host cannot go into a client response, or empty when it can: ^A ends an
+/// item of XOAUTH2 and OAUTHBEARER, and CR, LF and NUL would corrupt the command line or the
+/// response, so a value holding one would let its author add items of their own.
+std::string invalid_field(std::string_view user, std::string_view host = {});
 
 /// Parses a mechanism name, case-insensitively.
 std::optional<mechanism> parse_mechanism(std::string_view text) noexcept;
@@ -28,15 +43,18 @@ std::string base64_encode(std::string_view bytes);
 /// whitespace. Returns nullopt on any of them.
 std::optional<std::string> base64_decode(std::string_view text);
 
-/// The raw (unencoded) XOAUTH2 client response: "user=" U ^A "auth=Bearer " T ^A ^A.
+/// The raw (unencoded) XOAUTH2 client response: "user=" U ^A "auth=Bearer " T ^A ^A. Throws
+/// std::invalid_argument when invalid_field(user) is not empty or the token holds ^A, CR or LF:
+/// callers check first and report the error in their own terms.
 secret xoauth2_response(std::string_view user, const secret& token);
 
 /// The raw (unencoded) OAUTHBEARER client response (RFC 7628 section 3.1):
-/// "n,a=" U "," ^A ["host=" H ^A] ["port=" P ^A] "auth=Bearer " T ^A ^A.
+/// "n,a=" U "," ^A ["host=" H ^A] ["port=" P ^A] "auth=Bearer " T ^A ^A. Throws as
+/// xoauth2_response() does, for the host too.
 secret oauthbearer_response(std::string_view user, const secret& token, std::string_view host = {},
                             std::optional<std::uint16_t> port = {});
 
-/// The raw client response of either mechanism.
+/// The raw client response of either OAuth mechanism; std::invalid_argument for PLAIN and LOGIN.
 secret client_response(mechanism m, std::string_view user, const secret& token,
                        std::string_view host = {}, std::optional<std::uint16_t> port = {});
 
@@ -59,9 +77,23 @@ std::optional<decoded_response> decode_xoauth2(std::string_view raw, std::string
 std::optional<decoded_response> decode_oauthbearer(std::string_view raw,
                                                    std::string* why = nullptr);
 
-/// Decodes a raw response of the given mechanism.
+/// Decodes a raw response of the given OAuth mechanism (PLAIN: decode_plain()).
 std::optional<decoded_response> decode_response(mechanism m, std::string_view raw,
                                                 std::string* why = nullptr);
+
+/// A PLAIN response taken apart (RFC 4616 section 2: [authzid] NUL authcid NUL passwd).
+struct plain_credentials {
+  std::string authzid;  // empty when the client acts as itself
+  std::string authcid;
+  secret password;
+};
+
+/// Decodes a raw PLAIN response. Errors name what is malformed, never the password.
+std::optional<plain_credentials> decode_plain(std::string_view raw, std::string* why = nullptr);
+
+/// The raw PLAIN response, for tests and clients of a local proxy.
+secret plain_response(std::string_view authcid, const secret& password,
+                      std::string_view authzid = {});
 
 /// The JSON error a server sends as a challenge when it refuses a token (XOAUTH2: Google's
 /// format; OAUTHBEARER: RFC 7628 section 3.2.2).

@@ -1,5 +1,6 @@
 // The one Asio driver: turns a client session's actions into socket and TLS operations, each
-// under a deadline.
+// under a deadline, and reports each one's result back to the session, which decides what a
+// failure means (the driver decides only the steps before the session: resolve, connect).
 #include <mailoauth/client.hpp>
 
 #include "net/tls.hpp"
@@ -113,12 +114,8 @@ class connection {
     boost::system::error_code nodelay_ec;
     stream_.next_layer().set_option(tcp::no_delay(true), nodelay_ec);
 
-    protocol::next_action action;
-    if (security_ == protocol::transport_security::implicit_tls) {
-      if (!co_await handshake()) co_return;
-    }
-    action = session_.start();
-
+    using event = protocol::client_session::event;
+    auto action = session_.start();
     std::array<char, 16 * 1024> buffer;
     for (;;) {
       switch (action.type) {
@@ -132,15 +129,12 @@ class connection {
             std::tie(ec, n) =
                 co_await stream_.next_layer().async_read_some(asio::buffer(buffer), use_tuple);
           }
-          if (n > 0) {
-            action = session_.on_data(std::string_view(buffer.data(), n));
-          } else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-            action = session_.on_eof();
-          } else {
-            set_io_error(errc::connection_closed,
-                         "reading from the server failed: " + ec.message());
-            co_return;
-          }
+          if (n > 0)
+            action = session_.resume(event::data, {}, std::string_view(buffer.data(), n));
+          else if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+            action = session_.resume(event::eof);
+          else
+            action = report(event::data, ec);
           break;
         }
         case protocol::next_action::kind::write: {
@@ -153,16 +147,11 @@ class connection {
             std::tie(ec, std::ignore) = co_await asio::async_write(
                 stream_.next_layer(), asio::buffer(action.data), use_tuple);
           }
-          if (ec) {
-            set_io_error(errc::connection_closed, "writing to the server failed: " + ec.message());
-            co_return;
-          }
-          action = session_.on_written();
+          action = ec ? report(event::written, ec) : session_.resume(event::written);
           break;
         }
         case protocol::next_action::kind::start_tls:
-          if (!co_await handshake()) co_return;
-          action = session_.on_tls_established();
+          action = co_await handshake();
           break;
         case protocol::next_action::kind::done:
           result_.outcome = session_.outcome();
@@ -171,21 +160,31 @@ class connection {
     }
   }
 
-  asio::awaitable<bool> handshake() {
+  // A step that failed, told to the session, which decides what it means: a deadline (the
+  // watchdog closed the socket) becomes a timeout with the limit as its detail.
+  protocol::next_action report(protocol::client_session::event ev, boost::system::error_code ec,
+                               std::string detail = {}) {
+    if (timed_out_) {
+      const auto secs = std::chrono::duration<double>(where_.timeout).count();
+      return session_.resume(ev, make_error_code(std::errc::timed_out),
+                             "within " + fmt::format("{:g}", secs) + " s");
+    }
+    return session_.resume(ev, ec, detail);
+  }
+
+  asio::awaitable<protocol::next_action> handshake() {
+    using event = protocol::client_session::event;
     detail::configure_peer_name(stream_, where_.host);
     arm();
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (ec) {
-      if (timed_out_) {
-        set_io_error(errc::timeout, "");
-      } else {
-        bool certificate_problem = false;
-        auto why = detail::describe_handshake_failure(stream_, ec, certificate_problem);
-        set_error(
-            certificate_problem ? errc::certificate_verify_failed : errc::tls_handshake_failed,
-            why + " (" + where_.host + ")");
-      }
-      co_return false;
+      bool certificate_problem = false;
+      auto why = timed_out_ ? std::string()
+                            : detail::describe_handshake_failure(stream_, ec, certificate_problem);
+      co_return report(event::tls,
+                       certificate_problem ? make_error_code(errc::certificate_verify_failed)
+                                           : std::error_code(ec),
+                       why + " (" + where_.host + ")");
     }
     tls_ = true;
     result_.connection.tls_version = detail::tls_version(stream_);
@@ -193,7 +192,7 @@ class connection {
     result_.connection.certificate_subject = detail::peer_subject(stream_);
     spdlog::debug("TLS established: {} {} certificate {}", result_.connection.tls_version,
                   result_.connection.tls_cipher, result_.connection.certificate_subject);
-    co_return true;
+    co_return session_.resume(event::tls);
   }
 
   // One deadline for the current step; the watchdog closes the socket when it passes, which
@@ -215,7 +214,7 @@ class connection {
 
   void set_error(errc e, std::string why) {
     result_.outcome = session_.outcome();
-    result_.outcome.authenticated = false;
+    result_.outcome.verdict_accepted = false;
     result_.outcome.error = make_error_code(e);
     result_.outcome.diag.client_message = std::move(why);
   }

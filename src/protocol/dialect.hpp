@@ -1,5 +1,6 @@
-// Internal: what differs between IMAP, POP3 and SMTP, behind one interface, so that a single
-// session machine and a single SASL exchange serve all three (as curl's curl_sasl.c does).
+// Internal: what differs between IMAP, POP3 and SMTP replies and commands on the client side,
+// behind one interface, so that a single session machine serves all three. What differs in
+// SASL is data in sasl_engine.hpp's table.
 #pragma once
 
 #include <mailoauth/protocol.hpp>
@@ -68,9 +69,9 @@ class dialect {
   virtual std::string capability_command() = 0;
   [[nodiscard]] virtual bool capability_reply_multiline() const = 0;
   virtual std::string starttls_command() = 0;
-  /// The AUTH command; `initial_response` empty means none (two-step). IMAP allocates a tag,
-  /// so call it once per command sent.
-  virtual std::string auth_command(sasl::mechanism m, std::string_view initial_response) = 0;
+  /// The AUTH command without its initial response; the session appends " " and the response
+  /// itself, into a buffer it wipes. IMAP allocates a tag, so call it once per command sent.
+  virtual std::string auth_command(sasl::mechanism m) = 0;
   /// The length, CRLF included, of the AUTH command that auth_command() would return now.
   [[nodiscard]] virtual std::size_t auth_command_length(sasl::mechanism m,
                                                         std::size_t initial_response_size) const {
@@ -78,16 +79,9 @@ class dialect {
     return 5 + sasl::name(m).size() + (initial_response_size ? 1 + initial_response_size : 0) + 2;
   }
   virtual std::string logout_command() = 0;
-  [[nodiscard]] virtual bool logout_reply_multiline() const { return false; }
 
   /// Capabilities from a capability reply; IMAP also reads them from a greeting's response code.
   virtual std::optional<capabilities> parse_capabilities(const reply& r) const = 0;
-
-  /// Whether the initial response may go on the command line, and the longest command line
-  /// (including CRLF) the protocol allows; 0 when it sets none.
-  virtual bool initial_response_allowed(const capabilities& caps,
-                                        initial_response_policy policy) const = 0;
-  [[nodiscard]] virtual std::size_t command_line_limit() const = 0;
 
  protected:
   static feed_result complete() {

@@ -1,34 +1,12 @@
 // IMAP4rev1 (RFC 3501) and IMAP4rev2 (RFC 9051): greeting, CAPABILITY, STARTTLS, AUTHENTICATE
 // (with SASL-IR, RFC 4959) and LOGOUT.
 #include "protocol/dialect.hpp"
+#include "protocol/imap_syntax.hpp"
 
-#include <charconv>
 #include <map>
 
 namespace mailoauth::protocol::detail {
 namespace {
-
-// RFC 7162 section 4 asks clients to keep command lines within 8192 octets, which servers
-// are expected to accept; longer initial responses go in the two-step exchange instead.
-constexpr std::size_t imap_line_limit = 8192;
-
-// "{123}" or "{123+}" at the end of a line announces a literal of that many octets.
-std::optional<std::size_t> literal_length(std::string_view line) {
-  if (line.empty() || line.back() != '}') return std::nullopt;
-  const auto open = line.rfind('{');
-  if (open == std::string_view::npos) return std::nullopt;
-  auto digits = line.substr(open + 1, line.size() - open - 2);
-  if (!digits.empty() && digits.back() == '+') digits.remove_suffix(1);
-  std::size_t n = 0;
-  const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  // A count too large for size_t is still a literal; ignoring it would parse the literal's
-  // bytes as responses. Report it as the largest size so that the session refuses it.
-  if (ec == std::errc::result_out_of_range && p == digits.data() + digits.size())
-    return static_cast<std::size_t>(-1);
-  if (ec != std::errc{} || p != digits.data() + digits.size() || digits.empty())
-    return std::nullopt;
-  return n;
-}
 
 // The status word of a greeting, "* OK", followed by a space or the end of the line, so that
 // "* OKAY" is not taken for "* OK".
@@ -100,11 +78,8 @@ class imap_dialect final : public dialect {
   std::string capability_command() override { return command('C', "CAPABILITY"); }
   [[nodiscard]] bool capability_reply_multiline() const override { return false; }
   std::string starttls_command() override { return command('S', "STARTTLS"); }
-  std::string auth_command(sasl::mechanism m, std::string_view ir) override {
-    std::string text = "AUTHENTICATE ";
-    text.append(sasl::name(m));
-    if (!ir.empty()) text.append(" ").append(ir);
-    return command('A', text);
+  std::string auth_command(sasl::mechanism m) override {
+    return command('A', "AUTHENTICATE " + std::string(sasl::name(m)));
   }
   std::size_t auth_command_length(sasl::mechanism m, std::size_t ir_size) const override {
     // tag SP "AUTHENTICATE" SP mechanism [SP initial-response] CRLF
@@ -131,20 +106,14 @@ class imap_dialect final : public dialect {
     return caps;
   }
 
-  bool initial_response_allowed(const capabilities& caps,
-                                initial_response_policy policy) const override {
-    return caps.sasl_ir && policy != initial_response_policy::never;
-  }
-  [[nodiscard]] std::size_t command_line_limit() const override { return imap_line_limit; }
-
  private:
   // An untagged line, or the rest of one after a literal: a literal at its end means raw bytes
   // and then more of the same response follow.
   feed_result untagged_tail(std::string_view line) {
     feed_result r;
-    const auto literal = literal_length(line);
+    const auto literal = trailing_literal(line);
     after_literal_ = literal.has_value();
-    r.literal = literal.value_or(0);
+    r.literal = literal ? literal->size : 0;
     return r;
   }
 

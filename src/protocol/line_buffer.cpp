@@ -1,12 +1,37 @@
 #include "protocol/line_buffer.hpp"
 
+#include <mailoauth/secret.hpp>
+
 #include <algorithm>
 
 namespace mailoauth::protocol::detail {
+namespace {
+
+// Overwrites the bytes of [from, to) of s's storage, which erase() left behind past its end.
+void wipe_tail(std::string& s, std::size_t old_size) {
+  const auto size = s.size();
+  if (old_size <= size) return;
+  s.resize(old_size, '\0');
+  s.resize(size);
+}
+
+}  // namespace
+
+line_buffer::~line_buffer() {
+  wipe(data_);
+}
 
 bool line_buffer::append(std::string_view bytes) {
   compact();
   const auto old_size = data_.size();
+  if (old_size + bytes.size() > data_.capacity()) {
+    // Grow by hand: std::string would free the old storage without wiping it.
+    std::string bigger;
+    bigger.reserve(std::max(2 * data_.capacity(), old_size + bytes.size()));
+    bigger.append(data_);
+    wipe(data_);
+    data_ = std::move(bigger);
+  }
   data_.append(bytes);
   if (const auto lf = bytes.rfind('\n'); lf != std::string_view::npos)
     tail_start_ = old_size + lf + 1;
@@ -39,6 +64,20 @@ std::optional<std::string_view> line_buffer::next_line() {
   return line;
 }
 
+std::optional<std::string_view> line_buffer::take(std::size_t n) {
+  if (data_.size() - start_ < n) return std::nullopt;
+  std::string_view out(data_.data() + start_, n);
+  start_ += n;
+  scanned_ = std::max(scanned_, start_);
+  return out;
+}
+
+std::string line_buffer::take_pending() {
+  std::string out(data_, start_);
+  clear();
+  return out;
+}
+
 bool line_buffer::skip(std::size_t& n) {
   const auto available = data_.size() - start_;
   const auto taken = std::min(available, n);
@@ -48,6 +87,7 @@ bool line_buffer::skip(std::size_t& n) {
 }
 
 void line_buffer::clear() noexcept {
+  std::fill(data_.begin(), data_.end(), '\0');
   data_.clear();
   start_ = 0;
   scanned_ = 0;
@@ -56,7 +96,9 @@ void line_buffer::clear() noexcept {
 
 void line_buffer::compact() {
   if (start_ == 0) return;
+  const auto old_size = data_.size();
   data_.erase(0, start_);
+  wipe_tail(data_, old_size);
   scanned_ -= std::min(scanned_, start_);
   tail_start_ -= std::min(tail_start_, start_);
   start_ = 0;

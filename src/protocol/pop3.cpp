@@ -4,9 +4,6 @@
 namespace mailoauth::protocol::detail {
 namespace {
 
-// RFC 2449 section 4: command lines are at most 255 octets including CRLF.
-constexpr std::size_t pop3_line_limit = 255;
-
 class pop3_dialect final : public dialect {
  public:
   void expect(expectation e) override {
@@ -58,11 +55,8 @@ class pop3_dialect final : public dialect {
   std::string capability_command() override { return "CAPA"; }
   [[nodiscard]] bool capability_reply_multiline() const override { return true; }
   std::string starttls_command() override { return "STLS"; }
-  std::string auth_command(sasl::mechanism m, std::string_view ir) override {
-    std::string text = "AUTH ";
-    text.append(sasl::name(m));
-    if (!ir.empty()) text.append(" ").append(ir);
-    return text;
+  std::string auth_command(sasl::mechanism m) override {
+    return "AUTH " + std::string(sasl::name(m));
   }
   std::string logout_command() override { return "QUIT"; }
 
@@ -80,13 +74,6 @@ class pop3_dialect final : public dialect {
     }
     return caps;
   }
-
-  bool initial_response_allowed(const capabilities&,
-                                initial_response_policy policy) const override {
-    // Microsoft requires the two-step form for POP3; only `prefer` sends it on one line.
-    return policy == initial_response_policy::prefer;
-  }
-  [[nodiscard]] std::size_t command_line_limit() const override { return pop3_line_limit; }
 
  private:
   expectation expecting_ = expectation::greeting;

@@ -4,9 +4,6 @@
 namespace mailoauth::protocol::detail {
 namespace {
 
-// RFC 5321 section 4.5.3.1.4: a command line is at most 512 octets including CRLF.
-constexpr std::size_t smtp_line_limit = 512;
-
 // RFC 5321 section 4.2: Reply-code = %x32-35 %x30-35 %x30-39.
 bool is_reply_code(std::string_view line) noexcept {
   return line.size() >= 3 && line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '5' &&
@@ -56,11 +53,8 @@ class smtp_dialect final : public dialect {
   std::string capability_command() override { return "EHLO " + client_name_; }
   [[nodiscard]] bool capability_reply_multiline() const override { return false; }
   std::string starttls_command() override { return "STARTTLS"; }
-  std::string auth_command(sasl::mechanism m, std::string_view ir) override {
-    std::string text = "AUTH ";
-    text.append(sasl::name(m));
-    if (!ir.empty()) text.append(" ").append(ir);
-    return text;
+  std::string auth_command(sasl::mechanism m) override {
+    return "AUTH " + std::string(sasl::name(m));
   }
   std::string logout_command() override { return "QUIT"; }
 
@@ -89,12 +83,6 @@ class smtp_dialect final : public dialect {
     }
     return caps;
   }
-
-  bool initial_response_allowed(const capabilities&,
-                                initial_response_policy policy) const override {
-    return policy != initial_response_policy::never;
-  }
-  [[nodiscard]] std::size_t command_line_limit() const override { return smtp_line_limit; }
 
  private:
   static reply::status classify(std::string_view code) {

@@ -10,6 +10,10 @@ namespace mailoauth::sasl::detail {
 
 inline constexpr char kvsep = '\x01';
 
+/// Throws std::invalid_argument when a field would break the response or the command line:
+/// the encoders' own guard, whatever their callers checked (see sasl::invalid_field()).
+void require_valid_fields(std::string_view user, std::string_view token, std::string_view host);
+
 inline bool iequals_prefix(std::string_view text, std::string_view prefix) noexcept {
   return text.size() >= prefix.size() &&
          std::equal(prefix.begin(), prefix.end(), text.begin(), [](char x, char y) {

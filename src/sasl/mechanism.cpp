@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 namespace mailoauth::sasl {
 namespace {
@@ -16,24 +17,55 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 }  // namespace
 
 std::string_view name(mechanism m) noexcept {
-  return m == mechanism::xoauth2 ? "XOAUTH2" : "OAUTHBEARER";
+  switch (m) {
+    case mechanism::xoauth2:
+      return "XOAUTH2";
+    case mechanism::oauthbearer:
+      return "OAUTHBEARER";
+    case mechanism::plain:
+      return "PLAIN";
+    case mechanism::login:
+      return "LOGIN";
+  }
+  return "?";
 }
 
 std::optional<mechanism> parse_mechanism(std::string_view text) noexcept {
-  if (iequals(text, "XOAUTH2")) return mechanism::xoauth2;
-  if (iequals(text, "OAUTHBEARER")) return mechanism::oauthbearer;
+  for (const auto m :
+       {mechanism::xoauth2, mechanism::oauthbearer, mechanism::plain, mechanism::login})
+    if (iequals(text, name(m))) return m;
   return std::nullopt;
+}
+
+std::string invalid_field(std::string_view user, std::string_view host) {
+  const auto bad = [](std::string_view v) {
+    return v.find_first_of(std::string_view("\x01\r\n\0", 4)) != std::string_view::npos;
+  };
+  if (bad(user)) return "the user name holds a control character (^A, CR, LF or NUL)";
+  if (bad(host)) return "the host name holds a control character (^A, CR, LF or NUL)";
+  return {};
 }
 
 secret client_response(mechanism m, std::string_view user, const secret& token,
                        std::string_view host, std::optional<std::uint16_t> port) {
-  return m == mechanism::xoauth2 ? xoauth2_response(user, token)
-                                 : oauthbearer_response(user, token, host, port);
+  switch (m) {
+    case mechanism::xoauth2:
+      return xoauth2_response(user, token);
+    case mechanism::oauthbearer:
+      return oauthbearer_response(user, token, host, port);
+    case mechanism::plain:
+    case mechanism::login:
+      break;
+  }
+  throw std::invalid_argument("a client response needs an OAuth mechanism");
 }
 
 std::optional<decoded_response> decode_response(mechanism m, std::string_view raw,
                                                 std::string* why) {
-  return m == mechanism::xoauth2 ? decode_xoauth2(raw, why) : decode_oauthbearer(raw, why);
+  if (m == mechanism::xoauth2) return decode_xoauth2(raw, why);
+  if (m == mechanism::oauthbearer) return decode_oauthbearer(raw, why);
+  if (why) *why = "not an OAuth mechanism";
+  return std::nullopt;
 }
 
 }  // namespace mailoauth::sasl

@@ -45,6 +45,7 @@ std::optional<std::string> parse_saslname(std::string_view text) {
 
 secret oauthbearer_response(std::string_view user, const secret& token, std::string_view host,
                             std::optional<std::uint16_t> port) {
+  detail::require_valid_fields(user, token.reveal(), host);
   std::string out;
   out.reserve(user.size() + token.size() + host.size() + 40);
   out.append("n,");

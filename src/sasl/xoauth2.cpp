@@ -6,6 +6,7 @@
 namespace mailoauth::sasl {
 
 secret xoauth2_response(std::string_view user, const secret& token) {
+  detail::require_valid_fields(user, token.reveal(), {});
   std::string out;
   out.reserve(user.size() + token.size() + 20);
   out.append("user=").append(user).push_back(detail::kvsep);

@@ -57,6 +57,14 @@ void replace_all(std::string& s, std::string_view what, const std::string& with)
 
 }  // namespace
 
+std::string unescape_transcript(std::string_view s, int line) {
+  return unescape(s, line);
+}
+
+std::string deterministic_token(std::size_t n) {
+  return make_token(n);
+}
+
 protocol::session_options transcript::options(protocol::transport_security sec) const {
   protocol::session_options o;
   o.protocol = protocol;

@@ -68,4 +68,10 @@ std::string transcript_test_name(const ::testing::TestParamInfo<std::filesystem:
 /// All transcript files of the suite, sorted by name.
 std::vector<std::filesystem::path> transcript_files();
 
+/// The escapes of S:/C: lines (\r \n \xNN \\), for other transcript formats too.
+std::string unescape_transcript(std::string_view s, int line);
+
+/// A token of n bytes in a JWT's base64url alphabet, the same on every run.
+std::string deterministic_token(std::size_t n);
+
 }  // namespace mailoauth::test

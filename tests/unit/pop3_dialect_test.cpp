@@ -125,20 +125,9 @@ TEST_F(pop3_dialect_test, continuation_only_in_auth) {
 
 TEST_F(pop3_dialect_test, commands) {
   EXPECT_EQ(d->starttls_command(), "STLS");
-  EXPECT_EQ(d->auth_command(sasl::mechanism::xoauth2, {}), "AUTH XOAUTH2");
-  EXPECT_EQ(d->auth_command(sasl::mechanism::oauthbearer, "bixh"), "AUTH OAUTHBEARER bixh");
+  EXPECT_EQ(d->auth_command(sasl::mechanism::xoauth2), "AUTH XOAUTH2");
+  EXPECT_EQ(d->auth_command(sasl::mechanism::oauthbearer), "AUTH OAUTHBEARER");
   EXPECT_EQ(d->logout_command(), "QUIT");
-  EXPECT_FALSE(d->logout_reply_multiline());
-}
-
-TEST_F(pop3_dialect_test, initial_response_only_when_preferred) {
-  // Microsoft requires the two-step form for POP3 (protocol-facts.md).
-  capabilities caps;
-  caps.mechanisms = {"XOAUTH2"};
-  EXPECT_FALSE(d->initial_response_allowed(caps, initial_response_policy::automatic));
-  EXPECT_TRUE(d->initial_response_allowed(caps, initial_response_policy::prefer));
-  EXPECT_FALSE(d->initial_response_allowed(caps, initial_response_policy::never));
-  EXPECT_EQ(d->command_line_limit(), 255u);  // RFC 2449 section 4
 }
 
 }  // namespace

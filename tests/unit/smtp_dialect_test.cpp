@@ -205,17 +205,8 @@ TEST_F(smtp_dialect_test, other_3xx_replies_are_unexpected) {
 
 TEST_F(smtp_dialect_test, commands) {
   EXPECT_EQ(d->starttls_command(), "STARTTLS");
-  EXPECT_EQ(d->auth_command(sasl::mechanism::xoauth2, {}), "AUTH XOAUTH2");
-  EXPECT_EQ(d->auth_command(sasl::mechanism::xoauth2, "dXNlcj0="), "AUTH XOAUTH2 dXNlcj0=");
+  EXPECT_EQ(d->auth_command(sasl::mechanism::xoauth2), "AUTH XOAUTH2");
   EXPECT_EQ(d->logout_command(), "QUIT");
-}
-
-TEST_F(smtp_dialect_test, initial_response_when_it_fits) {
-  capabilities caps;
-  EXPECT_TRUE(d->initial_response_allowed(caps, initial_response_policy::automatic));
-  EXPECT_TRUE(d->initial_response_allowed(caps, initial_response_policy::prefer));
-  EXPECT_FALSE(d->initial_response_allowed(caps, initial_response_policy::never));
-  EXPECT_EQ(d->command_line_limit(), 512u);  // RFC 5321 section 4.5.3.1.4
 }
 
 }  // namespace

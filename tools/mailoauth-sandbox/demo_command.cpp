@@ -410,7 +410,7 @@ class demo_run {
       }
     });
     const auto& out = r.outcome;
-    return {out.authenticated, out.error, out.diag.server_message, out.challenge};
+    return {out.authenticated(), out.error, out.diag.server_message, out.challenge};
   }
 
   void authenticate_all() {

@@ -170,7 +170,7 @@ int probe(const check_options& o, const target& where, protocol::session_options
     boost::json::object j;
     j["url"] = label;
     j["user"] = user;
-    j["authenticated"] = out.authenticated;
+    j["authenticated"] = out.authenticated();
     j["exit_code"] = code;
     if (out.error) j["error"] = out.error.message();
     j["message"] = out.diag.client_message;
@@ -195,7 +195,7 @@ int probe(const check_options& o, const target& where, protocol::session_options
     return code;
   }
 
-  if (out.authenticated) {
+  if (out.authenticated()) {
     fmt::print("verdict: OK, authenticated as {} with {}{} ({})\n", printable(user),
                sasl::name(*out.mechanism), out.used_initial_response ? " (initial response)" : "",
                result.connection.tls_version.empty() ? "no TLS" : result.connection.tls_version);

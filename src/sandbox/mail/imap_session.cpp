@@ -1,7 +1,7 @@
 // IMAP4rev1 (RFC 3501) with SASL-IR (RFC 4959), LITERAL+ (RFC 7888), UIDPLUS (RFC 4315), ID,
 // UNSELECT, NAMESPACE and CHILDREN, as Exchange Online answers them, over one INBOX per user:
 // enough for imaplib, curl, mbsync and the like to list, read, flag, append and expunge.
-#include "sandbox/mail/imap_syntax.hpp"
+#include "protocol/imap_syntax.hpp"
 #include "sandbox/mail/sessions.hpp"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +12,12 @@
 
 namespace mailoauth::sandbox::detail {
 namespace {
+
+using protocol::detail::imap_value;
+using protocol::detail::parse_imap_values;
+using protocol::detail::parse_sequence_set;
+using protocol::detail::sequence_set;
+using protocol::detail::trailing_literal;
 
 constexpr std::string_view invalid_state = "BAD Command received in Invalid state.";
 constexpr std::size_t max_literals = 64;
@@ -348,7 +354,9 @@ class imap_session {
       co_return true;
     }
     const auto mech = sasl::parse_mechanism(args[0].text);
-    if (!mech) {
+    // Only the OAuth mechanisms: Basic authentication is off, as in a tenant that follows
+    // Microsoft's advice.
+    if (!mech || !sasl::is_bearer(*mech)) {
       reply(tag, "NO AUTHENTICATE failed.");
       co_return true;
     }

@@ -160,7 +160,9 @@ class pop3_session {
     }
     const auto sp = args.find(' ');
     const auto mech = sasl::parse_mechanism(args.substr(0, sp));
-    if (!mech) {
+    // Only the OAuth mechanisms: Basic authentication is off, as in a tenant that follows
+    // Microsoft's advice.
+    if (!mech || !sasl::is_bearer(*mech)) {
       conn_.send_line(auth_failed);
       co_return true;
     }

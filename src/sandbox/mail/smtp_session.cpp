@@ -172,7 +172,9 @@ class smtp_session {
     const auto sp = args.find(' ');
     const auto name = upper(args.substr(0, sp));
     const auto mech = sasl::parse_mechanism(name);
-    if (!mech) {
+    // Only the OAuth mechanisms: Basic authentication is off, as in a tenant that follows
+    // Microsoft's advice.
+    if (!mech || !sasl::is_bearer(*mech)) {
       if (name == "LOGIN" || name == "PLAIN")
         conn_.send_line(
             "535 5.7.139 Authentication unsuccessful, basic authentication is "

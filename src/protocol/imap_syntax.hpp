@@ -1,7 +1,8 @@
-// Internal: the parts of IMAP4rev1's grammar (RFC 3501 section 9) the sandbox's server reads:
-// a command's arguments as atoms, strings (quoted or literal) and parenthesised lists, and
-// sequence sets. Literals arrive inline ("{n}\r\n" then n octets) because the session reads
-// them before parsing.
+// Internal: the parts of IMAP4rev1's grammar (RFC 3501 section 9) that servers read (the server
+// session before authentication, the sandbox's mailboxes after it): a command's arguments as
+// atoms, strings (quoted or literal) and parenthesised lists, and sequence sets; and the one
+// parser of literal announcements, for both sides. Literals arrive inline ("{n}\r\n" then n
+// octets) because the session reads them before parsing.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mailoauth::sandbox::detail {
+namespace mailoauth::protocol::detail {
 
 struct imap_value {
   enum class kind { atom, string, list };
@@ -34,14 +35,15 @@ struct sequence_set {
 };
 std::optional<sequence_set> parse_sequence_set(std::string_view text, std::uint32_t largest);
 
-/// A string as IMAP writes it: quoted when it can be, a literal otherwise.
-std::string imap_string(std::string_view s);
-
-/// An atom that ends a command line with a literal announcement: {n} or {n+}.
+/// An atom that ends a line with a literal announcement: {n} or {n+} (RFC 7888's LITERAL+).
 struct literal_announcement {
   std::size_t size = 0;
   bool non_synchronizing = false;
 };
+/// The literal announced at the end of a line, if any. A count too large for size_t is still an
+/// announcement, reported as the largest size: the octets follow whatever the reader thinks of
+/// them, so taking the line as complete would read the literal as commands or responses. The
+/// caller refuses it as too large.
 std::optional<literal_announcement> trailing_literal(std::string_view line);
 
-}  // namespace mailoauth::sandbox::detail
+}  // namespace mailoauth::protocol::detail

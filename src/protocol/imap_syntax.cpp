@@ -1,9 +1,9 @@
-#include "sandbox/mail/imap_syntax.hpp"
+#include "protocol/imap_syntax.hpp"
 
 #include <algorithm>
 #include <charconv>
 
-namespace mailoauth::sandbox::detail {
+namespace mailoauth::protocol::detail {
 namespace {
 
 class parser {
@@ -149,20 +149,6 @@ std::optional<sequence_set> parse_sequence_set(std::string_view text, std::uint3
   return set;
 }
 
-std::string imap_string(std::string_view s) {
-  const bool quotable = std::none_of(s.begin(), s.end(), [](char c) {
-    return c == '\r' || c == '\n' || c == '\0' || static_cast<unsigned char>(c) > 0x7e;
-  });
-  if (!quotable) return "{" + std::to_string(s.size()) + "}\r\n" + std::string(s);
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
 std::optional<literal_announcement> trailing_literal(std::string_view line) {
   if (line.empty() || line.back() != '}') return std::nullopt;
   const auto open = line.rfind('{');
@@ -174,9 +160,13 @@ std::optional<literal_announcement> trailing_literal(std::string_view line) {
     digits.remove_suffix(1);
   }
   const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), a.size);
+  if (ec == std::errc::result_out_of_range && p == digits.data() + digits.size()) {
+    a.size = static_cast<std::size_t>(-1);
+    return a;
+  }
   if (ec != std::errc{} || p != digits.data() + digits.size() || digits.empty())
     return std::nullopt;
   return a;
 }
 
-}  // namespace mailoauth::sandbox::detail
+}  // namespace mailoauth::protocol::detail
