@@ -24,6 +24,7 @@ test_pkgs=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
   python3 python3-aiosmtpd curl openssl
   chromium
+  strace iproute2
   isync msmtp fetchmail neomutt libsasl2-modules-kdexoauth2
 )
 if $demo_only; then test_pkgs=(msmtp curl ca-certificates); fi

@@ -90,7 +90,8 @@ result<store::token_set> fresh_tokens(const config::account& a, const store::tok
 /// The store for an account (encrypted at rest when it has a key_command).
 result<store::token_store> store_for(const config::account& a);
 
-/// Seconds since the epoch, the clock of expires_at and refresh_at.
+/// Seconds since the epoch, the clock of expires_at and refresh_at. The tests stop it at a
+/// moment of their choosing with $MAILOAUTH_TEST_NOW (unix seconds).
 std::int64_t now();
 
 }  // namespace mailoauth::oauth

@@ -9,7 +9,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
+#include <string_view>
 
 namespace mailoauth::oauth {
 namespace {
@@ -69,7 +73,28 @@ failure recorded_failure(const store::token_set& t, std::int64_t at_ms) {
   return make_failure(code, f.message + when);
 }
 
+// $MAILOAUTH_TEST_NOW in milliseconds, when it holds a number of unix seconds.
+std::optional<std::int64_t> clock_from_environment() {
+  const char* value = std::getenv("MAILOAUTH_TEST_NOW");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  const std::string_view text(value);
+  std::int64_t seconds = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    spdlog::warn("MAILOAUTH_TEST_NOW={} is not a number of seconds; using the system clock", text);
+    return std::nullopt;
+  }
+  return seconds * 1000;
+}
+
+// The clock of token lifetimes (obtained_at, refresh_at, expires_at, the record of a failed
+// refresh). $MAILOAUTH_TEST_NOW (unix seconds) stops it at that moment, so that the tests put a
+// call exactly on either side of refresh_at or expires_at instead of sleeping and asserting only
+// when the machine happened to be fast (issue 8). Timeouts, back-off and lock waits run on the
+// steady clock and are not affected.
 std::int64_t now_ms() {
+  static const std::optional<std::int64_t> fixed = clock_from_environment();
+  if (fixed) return *fixed;
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -78,9 +103,7 @@ std::int64_t now_ms() {
 }  // namespace
 
 std::int64_t now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return now_ms() / 1000;
 }
 
 result<store::token_store> store_for(const config::account& a) {

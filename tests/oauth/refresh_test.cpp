@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <thread>
 
 namespace mailoauth::oauth_test {
@@ -14,6 +16,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+namespace fs = std::filesystem;
+
 std::string text(const json::object& o, const char* key) {
   return std::string(o.at(key).as_string());
 }
@@ -21,12 +25,53 @@ std::int64_t number(const json::object& o, const char* key) {
   return o.at(key).to_number<std::int64_t>();
 }
 
-void sleep_until_unix(std::int64_t when) {
-  while (unix_now() < when) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+// The environment that stops mailoauth's clock of token lifetimes at `unix_seconds`: a call
+// lands exactly where the test wants it relative to refresh_at and expires_at, on any machine
+// (issue 8: no assertion that holds only when the machine is fast).
+std::string clock_at(std::int64_t unix_seconds) {
+  return "MAILOAUTH_TEST_NOW=" + std::to_string(unix_seconds);
 }
 
 std::string first_line(const std::string& s) {
   return s.substr(0, s.find('\n'));
+}
+
+// True when process `pid` has `file` open.
+bool has_open(pid_t pid, const fs::path& file) {
+  std::error_code ec;
+  const fs::directory_iterator end;
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != end; it.increment(ec)) {
+    std::error_code link_ec;
+    if (fs::read_symlink(it->path(), link_ec) == file) return true;
+  }
+  return false;
+}
+
+int held_refreshes() {
+  return server().get("/test/release-refresh").as_object().at("held").to_number<int>();
+}
+
+// Waits until every process has the account's lock file open (each has found the cached token
+// expired and queued on the lock) and the one holding the lock has its refresh request held at
+// the server (hold_refresh); then lets the answer go. So the processes really were concurrent,
+// on a machine of any speed (issue 8: no race against a delay).
+void release_when_all_queued(const std::vector<std::unique_ptr<child>>& procs,
+                             const fs::path& lock_file) {
+  const auto lock = fs::weakly_canonical(lock_file);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::size_t queued = 0;
+  int held = 0;
+  for (;;) {
+    queued = static_cast<std::size_t>(std::count_if(
+        procs.begin(), procs.end(), [&](const auto& p) { return has_open(p->pid(), lock); }));
+    held = held_refreshes();
+    if ((queued == procs.size() && held == 1) || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(queued, procs.size()) << "processes with " << lock << " open";
+  EXPECT_EQ(held, 1) << "refresh requests held at the server";
+  server().post("/test/release-refresh", {});
 }
 
 using refresh = oauth_test;
@@ -44,10 +89,16 @@ TEST_F(refresh, cached_token_until_refresh_at_then_one_refresh_with_rotation) {
   EXPECT_EQ(number(before, "refresh_at"), number(before, "expires_at") - 3);
   EXPECT_EQ(count_token_requests("authorization_code", "ok"), 1);
 
-  // After refresh_at (the token still valid for a few seconds): one refresh.
+  // A second before refresh_at: the cached token, without asking the server.
   configure({{"access_ttl", 3600}});
-  sleep_until_unix(number(before, "refresh_at"));
-  const auto t = mailoauth({"token", "acct"});
+  const auto refresh_at = number(before, "refresh_at");
+  const auto early = mailoauth({"token", "acct"}, {clock_at(refresh_at - 1)});
+  ASSERT_EQ(early.exit_code, 0) << early.describe();
+  EXPECT_EQ(first_line(early.out), old_access);
+  EXPECT_EQ(count_token_requests("refresh_token"), 0);
+
+  // At refresh_at (the token still valid for 3 s): one refresh.
+  const auto t = mailoauth({"token", "acct"}, {clock_at(refresh_at)});
   ASSERT_EQ(t.exit_code, 0) << t.describe();
   const auto fresh = first_line(t.out);
   EXPECT_NE(fresh, old_access);
@@ -56,13 +107,14 @@ TEST_F(refresh, cached_token_until_refresh_at_then_one_refresh_with_rotation) {
 
   const auto after = stored();
   EXPECT_EQ(text(after, "access_token"), fresh);
+  EXPECT_EQ(number(after, "obtained_at"), refresh_at) << "obtained_at is not on mailoauth's clock";
   EXPECT_NE(text(after, "refresh_token"), old_refresh) << "the rotated refresh token was not saved";
   EXPECT_FALSE(text(after, "refresh_token").empty());
   EXPECT_EQ(count_token_requests("refresh_token"), 1);
   EXPECT_EQ(count_token_requests("refresh_token", "ok"), 1);
 
   // The new token is cached: no further request.
-  const auto again = mailoauth({"token", "acct"});
+  const auto again = mailoauth({"token", "acct"}, {clock_at(refresh_at + 1)});
   ASSERT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(first_line(again.out), fresh);
   EXPECT_EQ(count_token_requests("refresh_token"), 1);
@@ -86,20 +138,20 @@ TEST_F(refresh, server_refresh_in_decides_refresh_at) {
   EXPECT_EQ(number(before, "refresh_at"), number(before, "obtained_at") + 4);
   EXPECT_EQ(number(before, "expires_at"), number(before, "obtained_at") + 3600);
 
-  // Before refresh_at: the cached token, without asking the server.
-  const auto cached = mailoauth({"token", "acct", "--format", "json"});
+  // A second before refresh_at: the cached token, without asking the server.
+  const auto refresh_at = number(before, "refresh_at");
+  const auto cached = mailoauth({"token", "acct", "--format", "json"}, {clock_at(refresh_at - 1)});
   ASSERT_EQ(cached.exit_code, 0) << cached.describe();
-  if (unix_now() < number(before, "refresh_at")) {
-    EXPECT_EQ(count_token_requests("refresh_token"), 0);
-    const auto j = boost::json::parse(cached.out).as_object();
-    EXPECT_EQ(text(j, "access_token"), text(before, "access_token"));
-    EXPECT_EQ(number(j, "expires_at"), number(before, "expires_at"));
-    EXPECT_EQ(text(j, "username"), user_name);
-  }
+  EXPECT_EQ(count_token_requests("refresh_token"), 0);
+  const auto j = boost::json::parse(cached.out).as_object();
+  EXPECT_EQ(text(j, "access_token"), text(before, "access_token"));
+  EXPECT_EQ(number(j, "expires_at"), number(before, "expires_at"));
+  EXPECT_EQ(number(j, "expires_in"), number(before, "expires_at") - (refresh_at - 1));
+  EXPECT_EQ(text(j, "username"), user_name);
 
-  sleep_until_unix(number(before, "refresh_at"));
+  // At refresh_at: one refresh.
   configure({{"refresh_in", nullptr}});
-  const auto t = mailoauth({"token", "acct"});
+  const auto t = mailoauth({"token", "acct"}, {clock_at(refresh_at)});
   ASSERT_EQ(t.exit_code, 0) << t.describe();
   EXPECT_NE(first_line(t.out), text(before, "access_token"));
   EXPECT_EQ(count_token_requests("refresh_token", "ok"), 1);
@@ -114,21 +166,21 @@ TEST_F(refresh, twenty_concurrent_token_processes_on_an_expired_token_refresh_on
   login_fast();
   const auto before = stored();
   const auto old_access = text(before, "access_token");
-  sleep_until_unix(number(before, "expires_at") + 1);  // expired, not just due
-  // The refresh is slow (every process is started while it is in flight) and its token long-lived.
-  constexpr int delay_ms = 2000;
-  configure({{"access_ttl", 3600}, {"refresh_delay_ms", delay_ms}});
+  const auto expired = clock_at(number(before, "expires_at") + 1);  // expired, not just due
+  // The refresh is held until every process is queued on the lock; its token is long-lived.
+  configure({{"access_ttl", 3600}, {"hold_refresh", true}});
   const auto log_before = log().size();
 
   constexpr int n = 20;
   std::vector<std::unique_ptr<child>> procs;
   std::vector<std::int64_t> started_ms;
   for (int k = 0; k < n; ++k) {
-    procs.push_back(start_mailoauth({"token", "acct"}));
+    procs.push_back(start_mailoauth({"token", "acct"}, {expired}));
     started_ms.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());
   }
+  release_when_all_queued(procs, token_file().parent_path() / "acct.lock");
   std::vector<run_result> results;
   for (auto& p : procs) results.push_back(p->wait(std::chrono::seconds(120)));
 
@@ -175,13 +227,14 @@ TEST_F(refresh, outage_before_expiry_serves_the_cached_token) {
   configure({{"refresh_in", 1}});  // due for refresh at once, valid for an hour
   login_fast();
   const auto before = stored_tokens();
-  sleep_until_unix(number(stored(), "refresh_at"));
-  // Retry-After 3: the next call below comes well inside the pause it asks for.
+  // Both calls at refresh_at on mailoauth's clock: the second comes inside the 3 s pause that
+  // Retry-After asks for, however long the first one's retries took.
+  const auto due = clock_at(number(stored(), "refresh_at"));
   queue_error({{"preset", "unavailable"},
                {"retry_after", 3},
                {"count", 20},
                {"grant_type", "refresh_token"}});
-  const auto t = mailoauth({"token", "acct"});
+  const auto t = mailoauth({"token", "acct"}, {due});
   EXPECT_EQ(t.exit_code, 0) << t.describe();
   EXPECT_EQ(first_line(t.out), text(stored(), "access_token"));
   EXPECT_THAT(t.err, HasSubstr("using the cached token, valid for"));
@@ -190,10 +243,10 @@ TEST_F(refresh, outage_before_expiry_serves_the_cached_token) {
   // The failure is on record, and the next call inside the pause asks nobody.
   EXPECT_EQ(number(stored().at("last_failure").as_object(), "code"), 305);  // errc::http_failed
   const auto requests = count_token_requests("refresh_token");
-  const auto again = mailoauth({"token", "acct"});
+  const auto again = mailoauth({"token", "acct"}, {due});
   EXPECT_EQ(again.exit_code, 0) << again.describe();
   EXPECT_EQ(first_line(again.out), text(before, "access_token"));
-  EXPECT_THAT(again.err, HasSubstr("next attempt in"));
+  EXPECT_THAT(again.err, HasSubstr("next attempt in 3 s"));
   EXPECT_EQ(count_token_requests("refresh_token"), requests);
 }
 
@@ -205,16 +258,18 @@ TEST_F(refresh, twenty_concurrent_token_processes_share_one_failed_refresh) {
   configure({{"access_ttl", 2}});
   login_fast();
   const auto before = stored_tokens();
-  sleep_until_unix(number(stored(), "expires_at") + 1);
-  // Retry-After 2 s: the one refresher spends about 4 s on its three tries, and every other
-  // process starts (and queues on the lock) inside that time.
+  const auto expired = clock_at(number(stored(), "expires_at") + 1);
+  // Retry-After 2 s: the one refresher spends about 4 s on its three tries. Its first try is
+  // held until every other process has queued on the lock.
   queue_error({{"preset", "unavailable"},
                {"retry_after", 2},
                {"count", 100},
                {"grant_type", "refresh_token"}});
+  configure({{"hold_refresh", true}});
   constexpr int n = 20;
   std::vector<std::unique_ptr<child>> procs;
-  for (int k = 0; k < n; ++k) procs.push_back(start_mailoauth({"token", "acct"}));
+  for (int k = 0; k < n; ++k) procs.push_back(start_mailoauth({"token", "acct"}, {expired}));
+  release_when_all_queued(procs, token_file().parent_path() / "acct.lock");
   std::vector<run_result> results;
   for (auto& p : procs) results.push_back(p->wait(std::chrono::seconds(120)));
 
@@ -240,7 +295,7 @@ TEST_F(refresh, twenty_concurrent_token_processes_after_invalid_grant_send_one_r
   configure({{"access_ttl", 2}});
   login_fast();
   const auto before = stored_tokens();
-  sleep_until_unix(number(stored(), "expires_at") + 1);
+  const auto expired = clock_at(number(stored(), "expires_at") + 1);
   const std::string refresh_token(stored().at("refresh_token").as_string());
   const auto spent =
       run({"curl", "--silent", "--noproxy", "*", "--data-urlencode", "grant_type=refresh_token",
@@ -249,12 +304,13 @@ TEST_F(refresh, twenty_concurrent_token_processes_after_invalid_grant_send_one_r
           {.set_env = {"CURL_HOME=/nonexistent"}}, std::chrono::seconds(60));
   ASSERT_THAT(spent.out, HasSubstr("\"access_token\"")) << spent.describe();
   const auto requests_before = count_token_requests("refresh_token");
-  // The invalid_grant answer is slow, so every process has started before it arrives.
-  configure({{"refresh_delay_ms", 2000}});
+  // The invalid_grant answer is held until every process has queued on the lock.
+  configure({{"hold_refresh", true}});
 
   constexpr int n = 20;
   std::vector<std::unique_ptr<child>> procs;
-  for (int k = 0; k < n; ++k) procs.push_back(start_mailoauth({"token", "acct"}));
+  for (int k = 0; k < n; ++k) procs.push_back(start_mailoauth({"token", "acct"}, {expired}));
+  release_when_all_queued(procs, token_file().parent_path() / "acct.lock");
   std::vector<run_result> results;
   for (auto& p : procs) results.push_back(p->wait(std::chrono::seconds(120)));
   for (int k = 0; k < n; ++k) {
@@ -311,19 +367,27 @@ TEST_F(refresh, token_without_a_refresh_token_is_served_until_it_expires) {
   ASSERT_TRUE(text(s, "refresh_token").empty());
   ASSERT_EQ(number(s, "expires_at") - number(s, "obtained_at"), 8);
 
-  // Due for renewal, which is impossible, but still valid: served, with a warning.
-  sleep_until_unix(number(s, "refresh_at"));
-  const auto due = mailoauth({"token", "acct"});
-  if (unix_now() < number(s, "expires_at")) {
+  // Before refresh_at: served as it is.
+  const auto expires_at = number(s, "expires_at");
+  const auto fresh = mailoauth({"token", "acct"}, {clock_at(number(s, "refresh_at") - 1)});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.describe();
+  EXPECT_EQ(fresh.out, text(s, "access_token") + "\n");
+  EXPECT_THAT(fresh.err, Not(HasSubstr("cannot be renewed")));
+
+  // Due for renewal, which is impossible, but still valid: served, with a warning, until the
+  // last second before expires_at.
+  for (const auto at : {number(s, "refresh_at"), expires_at - 1}) {
+    SCOPED_TRACE("at expires_at - " + std::to_string(expires_at - at));
+    const auto due = mailoauth({"token", "acct"}, {clock_at(at)});
     EXPECT_EQ(due.exit_code, 0) << due.describe();
     EXPECT_EQ(due.out, text(s, "access_token") + "\n");
-    EXPECT_THAT(due.err, HasSubstr("cannot be renewed (no refresh token): run `mailoauth login "
-                                   "acct` before then"));
+    EXPECT_THAT(due.err, HasSubstr("expires in " + std::to_string(expires_at - at) +
+                                   " s and cannot be renewed (no refresh token): run `mailoauth "
+                                   "login acct` before then"));
   }
 
-  // Expired: sign in again.
-  sleep_until_unix(number(s, "expires_at") + 1);
-  const auto expired = mailoauth({"token", "acct"});
+  // Expired (at expires_at): sign in again.
+  const auto expired = mailoauth({"token", "acct"}, {clock_at(expires_at)});
   EXPECT_EQ(expired.exit_code, 3) << expired.describe();
   EXPECT_THAT(expired.err, HasSubstr("the token of account acct expired and there is no refresh "
                                      "token: run `mailoauth login acct`"));

@@ -1,13 +1,13 @@
 // The token cache as the CLI leaves it: mode 0600 in a 0700 folder, encrypted at rest with a
-// key_command, and never truncated or readable by others when a writer is killed mid-way.
+// key_command, and never truncated or readable by others when a writer is killed at any of its
+// system calls.
 #include "oauth_environment.hpp"
 
 #include <gmock/gmock.h>
 #include <boost/json/parse.hpp>
 
-#include <csignal>
-#include <random>
-#include <thread>
+#include <iostream>
+#include <map>
 
 namespace mailoauth::oauth_test {
 namespace {
@@ -70,6 +70,41 @@ TEST_F(token_store, encrypted_at_rest_with_a_key_command) {
   EXPECT_THAT(wrong.err, HasSubstr(token_file().string()));
 }
 
+int temporaries_in(const fs::path& dir) {
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(dir))
+    n += entry.path().filename().string().ends_with(".tmp") ? 1 : 0;
+  return n;
+}
+
+// What a killed writer left: the token file is the old one byte for byte, or a whole new one
+// with a valid token; nothing in the folder is readable by others; at most one temporary file
+// (the killed save's) is left over, as every save first removes those of dead writers.
+void expect_whole_and_private(const fs::path& file, const std::string& old_content) {
+  const auto content = read_file(file);
+  if (content != old_content) {
+    boost::system::error_code ec;
+    const auto doc = boost::json::parse(content, ec);
+    ASSERT_FALSE(ec) << "the token file is neither the old one nor a whole new one:\n" << content;
+    const auto* token = doc.is_object() ? doc.as_object().if_contains("access_token") : nullptr;
+    ASSERT_TRUE(token && token->is_string()) << content;
+    EXPECT_TRUE(jwt_signature_valid(std::string(token->as_string())));
+  }
+  EXPECT_EQ(mode_of(file), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode_of(file.parent_path()), fs::perms::owner_all);
+  int temporaries = 0;
+  for (const auto& entry : fs::directory_iterator(file.parent_path())) {
+    const auto name = entry.path().filename().string();
+    const bool temporary = name.starts_with(".acct.json.") && name.ends_with(".tmp");
+    temporaries += temporary ? 1 : 0;
+    EXPECT_TRUE(temporary || name == "acct.json" || name == "acct.lock") << "unexpected " << name;
+    EXPECT_EQ(mode_of(entry.path()) & (fs::perms::group_all | fs::perms::others_all),
+              fs::perms::none)
+        << entry.path();
+  }
+  EXPECT_LE(temporaries, 1) << "temporary files accumulate";
+}
+
 TEST_F(token_store, a_writer_killed_at_any_point_leaves_a_whole_private_file) {
   // App-only tokens: every forced refresh is a new token and a new save, with no rotation that a
   // killed writer could lose.
@@ -77,33 +112,69 @@ TEST_F(token_store, a_writer_killed_at_any_point_leaves_a_whole_private_file) {
                  .flow = "client-credentials",
                  .extra = {"client_secret = \"mailoauth-test-secret\""}}});
   ASSERT_EQ(mailoauth({"login", "acct"}).exit_code, 0);
-  std::mt19937 random(12345);
-  std::uniform_int_distribution<int> delay_ms(0, 250);
-  int killed = 0;
-  for (int round = 0; round < 30; ++round) {
-    auto p = start_mailoauth({"token", "acct", "--force-refresh"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
-    p->signal_group(SIGKILL);
-    const auto r = p->wait(std::chrono::seconds(30));
-    killed += r.exit_code == -1 ? 1 : 0;
-    SCOPED_TRACE("round " + std::to_string(round));
-    // Whatever moment it died at: the old file or the new one, whole, and private.
-    const auto doc = boost::json::parse(read_file(token_file())).as_object();
-    EXPECT_FALSE(doc.at("access_token").as_string().empty());
-    for (const auto& entry : fs::directory_iterator(token_file().parent_path())) {
-      const auto m = mode_of(entry.path());
-      EXPECT_EQ(m & (fs::perms::group_all | fs::perms::others_all), fs::perms::none)
-          << entry.path();
+
+  // Instead of racing a kill against the writer, strace kills it on entry to the Nth call of one
+  // system call, for every N until the writer gets through, and for every call that changes the
+  // token folder (src/store/atomic_file.cpp, the refresh lock in token_store.cpp): on entry to
+  // each of them is every state a crash can leave on disk, whatever the machine's speed
+  // (issue 8). A killed process releases its locks, so the next run must not wait on them.
+  const std::vector<std::string> syscalls{"openat", "flock",    "fchmod",    "write",   "fsync",
+                                          "rename", "renameat", "renameat2", "unlinkat"};
+  const auto version = run({"strace", "-V"}, {}, std::chrono::seconds(30));
+  ASSERT_EQ(version.exit_code, 0) << "strace is needed (scripts/install-deps.sh installs it):\n"
+                                  << version.describe();
+  const auto file = token_file();
+  const auto dead_writers_file = file.parent_path() / ".acct.json.0123456789abcdef.tmp";
+  int kill_points = 0;
+  std::map<std::string, int> per_syscall;
+  for (const auto& syscall : syscalls) {
+    for (int n = 1;; ++n) {
+      SCOPED_TRACE(syscall + " #" + std::to_string(n));
+      ASSERT_LT(n, 2000) << "the writer never got through";
+      // A save unlinks only the temporary files of dead writers: leave one, as a writer killed
+      // after creating its file does, so that there is an unlinkat to kill.
+      if (syscall == "unlinkat" && temporaries_in(file.parent_path()) == 0)
+        write_file(dead_writers_file, "{\"access_tok", 0600);
+      const auto old_content = read_file(file);
+      // Only the counted call is traced (inject needs it traced); the trace is not kept.
+      const auto when = std::to_string(n);
+      std::vector<std::string> argv{"strace",
+                                    "-f",
+                                    "-qq",
+                                    "-o",
+                                    "/dev/null",
+                                    "-e",
+                                    "trace=" + syscall,
+                                    "-e",
+                                    "inject=" + syscall + ":signal=KILL:when=" + when,
+                                    "--"};
+      const auto cli = mailoauth_argv({"token", "acct", "--force-refresh"});
+      argv.insert(argv.end(), cli.begin(), cli.end());
+      const auto r = run(argv, mailoauth_env(), std::chrono::seconds(120));
+      ASSERT_FALSE(r.timed_out) << r.describe();
+      if (r.exit_code == 0) break;  // fewer than n calls: the writer got through
+      // strace passes the tracee's death on as its own: killed by a signal.
+      ASSERT_EQ(r.exit_code, -1) << "the writer failed instead of being killed:\n" << r.describe();
+      ++kill_points;
+      ++per_syscall[syscall];
+      expect_whole_and_private(file, old_content);
+      if (HasFatalFailure() || HasFailure()) return;
     }
   }
-  EXPECT_GT(killed, 5) << "the kills came too late to test anything";
+  std::cout << "[ kills    ] " << kill_points << " kill points:";
+  for (const auto& [name, count] : per_syscall) std::cout << " " << name << " " << count;
+  std::cout << "\n";
+  // The save itself was among them: its temporary file was created, written, synced and
+  // renamed into place (glibc's rename is renameat or renameat2).
+  for (const char* step : {"openat", "fchmod", "write", "fsync", "unlinkat"})
+    EXPECT_GT(per_syscall[step], 0) << step;
+  EXPECT_GT(per_syscall["rename"] + per_syscall["renameat"] + per_syscall["renameat2"], 0);
+
   // The cache is still usable, and the next save cleans up what killed writers left.
   const auto t = mailoauth({"token", "acct", "--force-refresh"});
   EXPECT_EQ(t.exit_code, 0) << t.describe();
-  std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(token_file().parent_path()))
-    names.push_back(entry.path().filename().string());
-  for (const auto& n : names) EXPECT_THAT(n, Not(HasSubstr(".tmp"))) << n;
+    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp")));
 }
 
 }  // namespace

@@ -6,6 +6,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+
 namespace mailoauth::identity_test {
 namespace {
 
@@ -135,6 +139,11 @@ TEST_F(identity_test, device_polling_errors_pending_slow_down_and_expired) {
   auto o = default_options();
   o.device_code_lifetime = std::chrono::seconds(3);
   o.device_poll_interval = std::chrono::seconds(2);
+  // The platform's clock stands still until the test moves it: "at once" and "after the
+  // lifetime" are exact on a machine of any speed (issue 8: no race against a timer).
+  using time_point = std::chrono::system_clock::time_point;
+  const auto now = std::make_shared<std::atomic<time_point>>(std::chrono::system_clock::now());
+  o.clock = [now] { return now->load(); };
   restart(std::move(o));
   const auto base = authority_ + "/common/oauth2/v2.0/";
   const auto d = post(base + "devicecode", "client_id=" + mail_app +
@@ -149,7 +158,7 @@ TEST_F(identity_test, device_polling_errors_pending_slow_down_and_expired) {
       mail_app + "&device_code=" + std::string(d.at("device_code").as_string());
   // At once: faster than the interval.
   EXPECT_EQ(post(base + "token", poll).at("error"), "slow_down");
-  std::this_thread::sleep_for(std::chrono::milliseconds(3200));
+  now->store(now->load() + std::chrono::milliseconds(3200));
   EXPECT_EQ(post(base + "token", poll).at("error"), "expired_token");
   EXPECT_EQ(post(base + "token", poll).at("error_codes").as_array().at(0), 70020);
 }

@@ -170,24 +170,31 @@ TEST_F(robustness, garbage_gets_protocol_errors) {
     c->send("a2 LIST \"\" \"%" + std::string(4000, '*') + "bo%\"");
     EXPECT_EQ(c->read_line(), "* LIST (\\HasNoChildren) \"/\" INBOX");
     c->read_line();
+    // Syntax errors all: a tagged BAD and nothing else, as Dovecot answers them too ("a3 BAD
+    // Error in IMAP command FETCH: Invalid messageset" and so on). A message number 0 is not
+    // an nz-number (RFC 3501 section 9).
     for (const auto* bad : {"a3 FETCH 0 FLAGS", "a3 FETCH 1:x FLAGS", "a3 FETCH 1 (ENVELOPE",
-                            "a3 STORE 1 +FLAGZ (\\Seen)", "a3 SEARCH OR ALL", "a3 SEARCH BEFORE",
-                            "a3 FETCH * BODY[1.2.3.MIME]"}) {
+                            "a3 STORE 1 +FLAGZ (\\Seen)"}) {
       c->send(bad);
       const auto reply = c->read_until("a3 ");
-      EXPECT_TRUE(reply.back().starts_with("a3 BAD") || reply.back().starts_with("a3 OK"))
-          << bad << " -> " << reply.back();
+      ASSERT_EQ(reply.size(), 1u) << bad << " -> " << reply.front();
+      EXPECT_TRUE(reply.back().starts_with("a3 BAD ")) << bad << " -> " << reply.back();
     }
   }
   {
     auto c = connect(mail_listener::pop3s);
     c->read_line();
-    for (const auto* bad : {"", "RETR 1", "AUTH", "AUTH NOPE", "\x7f\x01"}) {
+    // Before authentication: an error for each, except the bare AUTH, which lists the
+    // mechanisms (the old-style SASL discovery Outlook uses; Dovecot answers it the same way).
+    for (const auto* bad : {"", "RETR 1", "AUTH NOPE", "\x7f\x01"}) {
       c->send(bad);
-      auto reply = c->read_line();
-      if (reply == "+OK") reply = c->read_until(".").back();  // AUTH lists its mechanisms
-      EXPECT_TRUE(reply.starts_with("-ERR") || reply == ".") << bad << " -> " << reply;
+      const auto reply = c->read_line();
+      EXPECT_TRUE(reply.starts_with("-ERR ")) << bad << " -> " << reply;
     }
+    c->send("AUTH");
+    EXPECT_EQ(c->read_until("."), (std::vector<std::string>{"+OK", "XOAUTH2", "OAUTHBEARER", "."}));
+    c->send("NOOP");  // still in the AUTHORIZATION state
+    EXPECT_TRUE(c->read_line().starts_with("-ERR "));
   }
   {
     auto c = connect(mail_listener::smtps);

@@ -37,6 +37,8 @@ const USAGE = `usage: node server.mjs [options]
   --error-mode SPEC         queue forced token-endpoint errors at start: CODE[:COUNT][,CODE[:COUNT]...]
                             (CODE = an AADSTS number such as 50076, or a preset name; see /test/presets)
   --refresh-delay-ms N      hold every refresh_token response for N ms (exposes refresh races)
+                            (POST /test/config {"hold_refresh": true} holds them until
+                            POST /test/release-refresh instead)
   --client-secret S         secret of mailoauth-confidential (default mailoauth-test-secret)
   --redirect-uri URI        extra redirect URI for both clients (repeatable)
   --cc-email ADDRESS        put email/upn = ADDRESS into client-credentials access tokens
@@ -116,6 +118,10 @@ const cfg = {
   verification_uri_complete: !args['no-verification-uri-complete'],
   ms_error_fields: !!args['ms-error-fields'],
   refresh_delay_ms: intArg('refresh-delay-ms', 0),
+  // Hold every refresh_token request until POST /test/release-refresh (or this set to false):
+  // a test starts its concurrent callers, sees them all queued, then lets the answer go, instead
+  // of hoping they all started within a delay (issue 8).
+  hold_refresh: false,
   cc_email: args['cc-email'] ?? null,
   bad_signature_next: 0, // the next N access tokens get a signature from another key (same kid)
 };
@@ -533,6 +539,14 @@ function authMethodOf(ctx, params) {
   return 'none';
 }
 
+// Refresh requests waiting for /test/release-refresh (cfg.hold_refresh).
+const heldRefreshes = [];
+function releaseRefreshes() {
+  const n = heldRefreshes.length;
+  for (const release of heldRefreshes.splice(0)) release();
+  return n;
+}
+
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -566,7 +580,7 @@ async function readJsonOrForm(ctx) {
 }
 
 function coerce(name, value) {
-  const bools = ['enforce_interval', 'verification_uri_complete', 'ms_error_fields'];
+  const bools = ['enforce_interval', 'verification_uri_complete', 'ms_error_fields', 'hold_refresh'];
   if (bools.includes(name)) return value === true || value === 'true' || value === '1' || value === 1;
   if (['cc_email'].includes(name)) return value === '' || value === null ? null : String(value);
   if (name === 'device_errors') {
@@ -619,7 +633,14 @@ async function handleTest(ctx) {
         }
         const next = Object.fromEntries(Object.entries(body).map(([k, v]) => [k, coerce(k, v)]));
         Object.assign(cfg, next); // all or nothing
+        if (!cfg.hold_refresh) releaseRefreshes();
         return send(cfg);
+      }
+      case 'release-refresh': {
+        // GET: how many refresh requests are held; POST: let them (and later ones) go.
+        if (ctx.method === 'GET') return send({ held: heldRefreshes.length, hold: cfg.hold_refresh });
+        cfg.hold_refresh = false;
+        return send({ released: releaseRefreshes() });
       }
       case 'presets':
         return send({
@@ -780,6 +801,9 @@ async function tokenEndpoint(ctx, next) {
   };
   let forced = null;
 
+  if (entry.grant_type === 'refresh_token' && cfg.hold_refresh) {
+    await new Promise((release) => heldRefreshes.push(release));
+  }
   const forcedError = takeForcedError(entry.grant_type, clientId) ?? takeForcedError(grantType, clientId);
   if (forcedError) {
     forced = forcedError.preset ?? `AADSTS${forcedError.code ?? ''}`;

@@ -253,11 +253,15 @@ TEST(HttpClient, PlainHttpToOtherHostsIsRefusedWithoutIo) {
     http_request req;
     req.url = url;
     req.form = {{"client_secret", "s3cret"}};
+    // Any connection attempt would wait for this timeout (10.255.255.1 is unrouted); refusing
+    // first takes no time at all. The margin is wide so that a loaded machine cannot fail it
+    // (issue 8); the error code says the rest.
+    req.connect_timeout = 30s;
     const auto start = std::chrono::steady_clock::now();
     const auto res = perform(req);
     ASSERT_FALSE(res) << url;
     EXPECT_EQ(res.error().code, errc::plaintext_refused) << url;
-    EXPECT_LT(since(start), 100ms) << url;
+    EXPECT_LT(since(start), 10s) << url;
   }
 }
 
@@ -302,13 +306,13 @@ TEST(HttpClient, ConnectTimeoutToABlackhole) {
   http_request req;
   req.url = "http://127.0.0.1:" + std::to_string(full.local_endpoint().port()) + "/token";
   req.connect_timeout = 300ms;
-  req.timeout = 5s;
+  req.timeout = 30s;  // far from both the connect timeout and the bound below
   const auto start = std::chrono::steady_clock::now();
   const auto res = perform(req);
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, errc::timeout) << res.error().message;
   EXPECT_GE(since(start), 250ms);
-  EXPECT_LT(since(start), 2s);
+  EXPECT_LT(since(start), 10s);
   for (int fd : queued) ::close(fd);
 }
 
@@ -318,11 +322,11 @@ TEST(HttpClient, UnroutableAddressFailsQuickly) {
   http_request req;
   req.url = "https://10.255.255.1/token";
   req.connect_timeout = 300ms;
-  req.timeout = 5s;
+  req.timeout = 30s;  // far from both the connect timeout and the bound below
   const auto start = std::chrono::steady_clock::now();
   const auto res = perform(req);
   ASSERT_FALSE(res);
-  EXPECT_LT(since(start), 2s) << res.error().message;
+  EXPECT_LT(since(start), 10s) << res.error().message;
 }
 
 TEST(HttpClient, TotalTimeoutWhenTheServerNeverAnswers) {
@@ -337,7 +341,7 @@ TEST(HttpClient, TotalTimeoutWhenTheServerNeverAnswers) {
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().code, errc::timeout) << res.error().message;
   EXPECT_GE(since(start), 350ms);
-  EXPECT_LT(since(start), 2s);
+  EXPECT_LT(since(start), 10s);
   EXPECT_EQ(server.requests().size(), 1u);
 }
 

@@ -44,13 +44,14 @@ bool still_waiting(std::future<result<params>>& f) {
   return f.wait_for(100ms) == std::future_status::timeout;
 }
 
-bool ipv6_loopback_available() {
+// Empty when a socket can be bound to ::1; otherwise why not.
+std::string ipv6_loopback_missing() {
   asio::io_context io;
   asio::ip::tcp::acceptor a(io);
   boost::system::error_code ec;
   a.open(asio::ip::tcp::v6(), ec);
   if (!ec) a.bind({asio::ip::address_v6::loopback(), 0}, ec);
-  return !ec;
+  return ec ? ec.message() : std::string();
 }
 
 TEST(LoopbackListener, AuthorizationCodeRedirect) {
@@ -224,7 +225,8 @@ TEST(LoopbackListener, TimesOut) {
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, errc::timeout);
   EXPECT_GE(elapsed, 280ms);
-  EXPECT_LT(elapsed, 2s);
+  // Ended by its own timeout; the margin only keeps a loaded machine from failing it.
+  EXPECT_LT(elapsed, 10s);
 }
 
 TEST(LoopbackListener, OversizedRequestsAreRejected) {
@@ -263,7 +265,9 @@ TEST(LoopbackListener, IdleConnectionsDoNotHoldItUp) {
   const auto got = f.get();
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->at("code"), "prompt");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  // Well under wait()'s 15 s: an idle connection did not hold the listener up (a wide margin,
+  // so that a loaded machine cannot fail it).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 TEST(LoopbackListener, MalformedRedirectFails) {
@@ -283,7 +287,11 @@ TEST(LoopbackListener, MalformedRedirectFails) {
 }
 
 TEST(LoopbackListener, DualStackServesIpv6) {
-  if (!ipv6_loopback_available()) GTEST_SKIP() << "no ::1 on this machine";
+  // The CTest fixture net.ipv6_loopback (ensure-ipv6-loopback.sh) brings ::1 up first.
+  const auto missing = ipv6_loopback_missing();
+  ASSERT_EQ(missing, "") << "cannot bind [::1]: this test needs IPv6 on the loopback interface "
+                            "(as root: sysctl -w net.ipv6.conf.lo.disable_ipv6=0; ip -6 addr add "
+                            "::1/128 dev lo; tests/unit/net/ensure-ipv6-loopback.sh does both)";
   auto l = loopback_listener::open(0, true);
   ASSERT_TRUE(l) << l.error().message;
   {
@@ -362,9 +370,11 @@ TEST(LoopbackListener, LogsPathsAndNamesButNoValues) {
 }
 
 TEST(LoopbackListener, RealBrowserRunsTheFragmentPage) {
-  // The page's script itself, in headless Chromium when the machine has it.
+  // The page's script itself, in headless Chromium (Debian's, which scripts/install-deps.sh
+  // installs).
   const char* chromium = "/usr/bin/chromium";
-  if (::access(chromium, X_OK) != 0) GTEST_SKIP() << "no " << chromium;
+  ASSERT_EQ(::access(chromium, X_OK), 0)
+      << "no " << chromium << ": run scripts/install-deps.sh (it installs Debian's chromium)";
   auto l = loopback_listener::open(0, false);
   ASSERT_TRUE(l);
   char profile[] = "/tmp/mailoauth-chromium-XXXXXX";

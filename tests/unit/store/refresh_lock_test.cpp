@@ -38,7 +38,9 @@ TEST(refresh_lock, second_thread_waits_then_times_out) {
   EXPECT_NE(f.message.find("acct"), std::string::npos) << f.message;
   EXPECT_NE(f.message.find("locked"), std::string::npos) << f.message;
   EXPECT_GE(waited, milliseconds(150));
-  EXPECT_LT(waited, milliseconds(1500));
+  // Gave up at its timeout, not at some longer one. The bound is wide: a loaded machine may
+  // hold a thread off the CPU for a second or more (issue 8: no assertion on being fast).
+  EXPECT_LT(waited, milliseconds(10'000));
 }
 
 TEST(refresh_lock, waiter_gets_the_lock_when_the_holder_releases) {
@@ -57,7 +59,8 @@ TEST(refresh_lock, waiter_gets_the_lock_when_the_holder_releases) {
   { auto drop = std::move(*first); }
   waiter.join();
   EXPECT_TRUE(got);
-  EXPECT_LT(steady_clock::now() - released, milliseconds(1000)) << "the poll is too slow";
+  // The poll is at most 16 ms apart; the bound only catches one that stopped polling.
+  EXPECT_LT(steady_clock::now() - released, milliseconds(5'000)) << "the poll is too slow";
 }
 
 TEST(refresh_lock, accounts_are_independent) {
@@ -118,7 +121,8 @@ TEST(refresh_lock, zero_timeout_tries_once) {
   const auto start = steady_clock::now();
   auto second = store.lock("acct", milliseconds(0));
   EXPECT_FALSE(second);
-  EXPECT_LT(steady_clock::now() - start, milliseconds(100));
+  // No wait at all; the bound only catches a zero taken for "the default" or "forever".
+  EXPECT_LT(steady_clock::now() - start, milliseconds(5'000));
 }
 
 }  // namespace
