@@ -35,7 +35,7 @@ TEST(run_secret_command, returns_the_output_without_its_line_end) {
   EXPECT_EQ(r->reveal(), "s3cr3t value");
 }
 
-TEST(run_secret_command, keeps_output_written_in_pieces) {
+TEST(run_secret_command, keeps_output_written_by_several_writes_whole) {
   const auto r = run_secret_command("printf abc; sleep 0; printf def; printf '\\n'", what);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->reveal(), "abcdef");
