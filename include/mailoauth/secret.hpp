@@ -8,8 +8,9 @@
 
 namespace mailoauth {
 
-/// Holds an access token, refresh token, client secret or code. Formats as "[redacted]"
-/// and is wiped on destruction; reveal() is called only where the value goes on the wire.
+/// Holds an access token, refresh token, client secret or code. Prints as "[redacted]" (to a
+/// stream here; to {fmt} and spdlog with <mailoauth/secret_format.hpp>) and is wiped on
+/// destruction; reveal() is called only where the value goes on the wire.
 class secret {
  public:
   secret() = default;
@@ -28,7 +29,8 @@ class secret {
   /// Wipes the value and leaves the secret empty.
   void clear() noexcept;
 
-  /// Constant-time comparison, so that a comparison never leaks a prefix by its timing.
+  /// Constant-time comparison: the time depends only on the longer of the two lengths, never on
+  /// where the values differ, so a comparison leaks no prefix by its timing.
   friend bool operator==(const secret& a, const secret& b) noexcept;
 
  private:
@@ -38,7 +40,8 @@ class secret {
 /// Writes "[redacted]", whatever the value.
 std::ostream& operator<<(std::ostream& os, const secret& s);
 
-/// Overwrites a string's bytes in a way the optimiser keeps, then empties it.
+/// Overwrites a string's bytes, its whole capacity, in a way the optimiser keeps, then empties
+/// it.
 void wipe(std::string& s) noexcept;
 
 }  // namespace mailoauth

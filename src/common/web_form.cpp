@@ -1,5 +1,7 @@
 #include "common/web_form.hpp"
 
+#include <mailoauth/secret.hpp>
+
 namespace mailoauth::detail {
 namespace {
 
@@ -19,10 +21,12 @@ std::optional<std::string> form_decode(std::string_view s) {
     if (s[k] == '+') {
       out += ' ';
     } else if (s[k] == '%') {
-      if (k + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_value(s[k + 1]);
-      const int lo = hex_value(s[k + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
+      const int hi = k + 2 < s.size() ? hex_value(s[k + 1]) : -1;
+      const int lo = k + 2 < s.size() ? hex_value(s[k + 2]) : -1;
+      if (hi < 0 || lo < 0) {
+        wipe(out);  // what came before may be part of a code or a token (issue 8)
+        return std::nullopt;
+      }
       out += static_cast<char>(hi * 16 + lo);
       k += 2;
     } else {
@@ -42,9 +46,22 @@ std::optional<form_problem> parse_form(std::string_view s, form_fields& out) {
     auto name = form_decode(pair.substr(0, eq));
     auto value =
         form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return form_problem{};
-    if (name->empty()) continue;
-    if (out.contains(*name)) return form_problem{true, std::move(*name)};
+    // A value that is not kept is wiped: it may be a code or a token (issue 8).
+    const auto drop_value = [&value] {
+      if (value) wipe(*value);
+    };
+    if (!name || !value) {
+      drop_value();
+      return form_problem{};
+    }
+    if (name->empty()) {
+      drop_value();
+      continue;
+    }
+    if (out.contains(*name)) {
+      drop_value();
+      return form_problem{true, std::move(*name)};
+    }
     out.emplace(std::move(*name), std::move(*value));
   }
   return std::nullopt;

@@ -1,5 +1,5 @@
-// Internal: runs a user-configured command (client_secret_command, key_command, a token
-// command) through /bin/sh and captures its standard output as a secret.
+// Internal: runs a user-configured command (client_secret_command, key_command) through /bin/sh
+// and captures its standard output as a secret.
 #pragma once
 
 #include <mailoauth/result.hpp>
@@ -9,8 +9,12 @@
 
 namespace mailoauth::config {
 
-/// The command's stdout without its trailing newline. Its stderr passes through to ours. A
-/// non-zero exit, a signal or empty output is a failure naming `what` (never the output).
+/// The command's stdout without its trailing newline. Its stderr passes through to ours, so
+/// that its own messages (and a password manager's prompts) reach the user. `what` names the
+/// setting, e.g. "client_secret_command of account work". A failure (cannot start, non-zero exit,
+/// a signal, no output, more than 1 MiB) names `what` and the exit status, never the command
+/// line (it may carry a secret: `echo s3cret`, `curl -u user:password ...`) nor the output.
+/// Every buffer that held output is wiped, on every path.
 result<secret> run_secret_command(const std::string& command, const std::string& what);
 
 }  // namespace mailoauth::config

@@ -428,7 +428,8 @@ result<config_file> load(const std::filesystem::path& path) {
 result<std::optional<secret>> client_secret(const account& a) {
   if (a.client_secret) return std::optional<secret>(*a.client_secret);
   if (a.client_secret_command.empty()) return std::optional<secret>();
-  auto s = run_secret_command(a.client_secret_command, "client_secret_command");
+  auto s =
+      run_secret_command(a.client_secret_command, "client_secret_command of account " + a.name);
   if (!s) return s.error();
   return std::optional<secret>(std::move(*s));
 }

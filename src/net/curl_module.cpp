@@ -109,8 +109,14 @@ void set_error(mailoauth_curl_response* response, const char* what, const char* 
 struct easy_deleter {
   void operator()(CURL* h) const noexcept { curl_easy_cleanup(h); }
 };
+// curl_slist_append copies each header line; an Authorization line holds a credential.
 struct slist_deleter {
-  void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const noexcept {
+    for (curl_slist* item = l; item != nullptr; item = item->next) {
+      if (item->data != nullptr) wipe(item->data, std::strlen(item->data));
+    }
+    curl_slist_free_all(l);
+  }
 };
 struct url_deleter {
   void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }

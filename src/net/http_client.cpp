@@ -243,26 +243,27 @@ std::optional<long> parse_retry_after(std::string_view v) {
   return std::nullopt;
 }
 
-// Wipes what it holds when the request is done: bodies and headers carry secrets.
-struct wiped_strings {
-  std::vector<std::string> items;
-  wiped_strings() = default;
-  wiped_strings(const wiped_strings&) = delete;
-  wiped_strings& operator=(const wiped_strings&) = delete;
-  ~wiped_strings() {
-    for (auto& s : items) wipe(s);
-  }
-};
+bool unreserved(unsigned char c) {
+  return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+}
 
-}  // namespace
-
-std::string form_encode(std::string_view value) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size() * 3);
+/// The length of form_encode(value), so that a body is allocated once, at its final size.
+std::size_t encoded_size(std::string_view value) {
+  std::size_t n = 0;
   for (const char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~') {
+    n += unreserved(c) || c == ' ' ? std::size_t{1} : std::size_t{3};
+  }
+  return n;
+}
+
+/// Appends form_encode(value) to `out` in place: a secret is never encoded into a temporary.
+template <class String>
+void append_form_encoded(String& out, std::string_view value) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (unreserved(c)) {
       out += ch;
     } else if (c == ' ') {
       out += '+';  // RFC 6749 appendix B (HTML form encoding)
@@ -272,7 +273,34 @@ std::string form_encode(std::string_view value) {
       out += hex[c & 0x0f];
     }
   }
+}
+
+}  // namespace
+
+std::string_view form_field::wire_value() const noexcept {
+  if (const auto* s = std::get_if<secret>(&value)) return s->reveal();
+  return std::get<std::string>(value);
+}
+
+std::string form_encode(std::string_view value) {
+  std::string out;
+  out.reserve(encoded_size(value));
+  append_form_encoded(out, value);
   return out;
+}
+
+mailoauth::detail::secret_buffer encode_form(const std::vector<form_field>& fields) {
+  std::size_t size = fields.empty() ? 0 : fields.size() - 1;  // the '&'s
+  for (const auto& f : fields) size += encoded_size(f.name) + 1 + encoded_size(f.wire_value());
+  mailoauth::detail::secret_buffer body;
+  body.reserve(size);
+  for (const auto& f : fields) {
+    if (!body.empty()) body += '&';
+    append_form_encoded(body, f.name);
+    body += '=';
+    append_form_encoded(body, f.wire_value());
+  }
+  return body;
 }
 
 bool url_allowed(const std::string& url) {
@@ -297,31 +325,28 @@ result<http_response> perform(const http_request& request) {
     return make_failure(errc::invalid_argument, "HTTP timeouts must be positive");
   }
 
-  wiped_strings body_holder;
-  std::string& body = body_holder.items.emplace_back();
-  for (const auto& [name, value] : request.form) {
-    if (!body.empty()) body += '&';
-    body += form_encode(name);
-    body += '=';
-    body += form_encode(value);
-  }
-
-  wiped_strings lines;
+  // Both wiped when the request is done, on every path: the body holds the form's secrets, the
+  // header lines may hold an Authorization header.
+  const auto body = encode_form(request.form);
+  std::vector<mailoauth::detail::secret_buffer> lines;
+  lines.reserve(request.headers.size() + 3);
   bool accept_given = false;
   for (const auto& [name, value] : request.headers) {
     if (!valid_header(name, value)) {
       return make_failure(errc::invalid_argument, "invalid HTTP header " + name);
     }
     accept_given = accept_given || iequals(name, "Accept");
-    lines.items.push_back(name + ": " + value);
+    auto& line = lines.emplace_back();
+    line.reserve(name.size() + 2 + value.size());
+    line.append(name).append(": ").append(value);
   }
-  if (!accept_given) lines.items.emplace_back("Accept: application/json");
+  if (!accept_given) lines.emplace_back("Accept: application/json");
   if (post) {
-    lines.items.emplace_back("Content-Type: application/x-www-form-urlencoded");
-    lines.items.emplace_back("Expect:");  // no 100-continue round trip for a small body
+    lines.emplace_back("Content-Type: application/x-www-form-urlencoded");
+    lines.emplace_back("Expect:");  // no 100-continue round trip for a small body
   }
   std::vector<const char*> header_ptrs;  // taken once `lines` no longer grows
-  for (const auto& l : lines.items) header_ptrs.push_back(l.c_str());
+  for (const auto& l : lines) header_ptrs.push_back(l.c_str());
 
   const auto& m = module();
   if (m.api == nullptr) return make_failure(errc::http_failed, m.error);
@@ -346,7 +371,8 @@ result<http_response> perform(const http_request& request) {
   http_response response;
   if (outcome == mailoauth_curl_ok) {
     response.status = cres.status;
-    response.body.assign(cres.body != nullptr ? cres.body : "", cres.body_size);
+    // The module wipes its copy in release(); this one is wiped with the response.
+    if (cres.body != nullptr) response.body.assign(cres.body, cres.body_size);
     if (cres.content_type != nullptr) response.content_type = cres.content_type;
     if (cres.retry_after != nullptr) response.retry_after = parse_retry_after(cres.retry_after);
   }

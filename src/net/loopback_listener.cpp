@@ -38,8 +38,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 using std::chrono::milliseconds;
-using params = detail::form_fields;
-using request = http::request<http::string_body>;
+// Wiped on every path: the first sign-in response handed back, a second one that lost the race,
+// one that did not parse completely.
+using params = mailoauth::detail::secret_fields;
+// The request's target (the query) and body (the fragment page's POST) carry the code or the
+// tokens, and so does the read buffer: all of them allocate through the wiping allocator, which
+// wipes every block it frees.
+using wiping_allocator = mailoauth::detail::wiping_allocator<char>;
+using wiping_body = http::basic_string_body<char, std::char_traits<char>, wiping_allocator>;
+using request = http::request<wiping_body, http::basic_fields<wiping_allocator>>;
+using request_parser = http::request_parser<wiping_body, wiping_allocator>;
+using read_buffer = beast::basic_flat_buffer<wiping_allocator>;
 using response = http::response<http::string_body>;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -262,9 +271,9 @@ class waiter {
       ~unregister() { live.erase(s); }
     } guard{live_, &stream};
 
-    beast::flat_buffer buffer(max_header_bytes + max_body_bytes);
+    read_buffer buffer(max_header_bytes + max_body_bytes);
     for (;;) {
-      http::request_parser<http::string_body> parser;
+      request_parser parser;
       parser.header_limit(max_header_bytes);
       parser.body_limit(max_body_bytes);
       stream.expires_after(io_deadline);
@@ -505,7 +514,7 @@ std::uint16_t loopback_listener::port() const noexcept {
   return impl_ ? impl_->port : 0;
 }
 
-result<std::map<std::string, std::string>> loopback_listener::wait(
+result<mailoauth::detail::secret_fields> loopback_listener::wait(
     const std::string& path, bool fragment_page, std::chrono::milliseconds timeout) {
   if (!impl_) return make_failure(errc::invalid_argument, "the loopback listener was moved from");
   waiter w(impl_->io, impl_->acceptors, impl_->port, path, fragment_page);

@@ -5,9 +5,10 @@
 
 #include <mailoauth/result.hpp>
 
+#include "common/secret_buffer.hpp"
+
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -30,9 +31,10 @@ class loopback_listener {
   /// `fragment_page`, a GET without parameters is answered with a tiny page whose script POSTs
   /// location.hash back to `path` (the implicit grant's token arrives in the fragment, which
   /// the server never sees otherwise); the POSTed parameters are returned. Requests to other
-  /// paths (favicon.ico) get 404 and waiting goes on. Times out after `timeout`.
-  result<std::map<std::string, std::string>> wait(const std::string& path, bool fragment_page,
-                                                  std::chrono::milliseconds timeout);
+  /// paths (favicon.ico) get 404 and waiting goes on. Times out after `timeout`. The
+  /// parameters hold the code or the tokens, so their values are wiped when they go.
+  result<mailoauth::detail::secret_fields> wait(const std::string& path, bool fragment_page,
+                                                std::chrono::milliseconds timeout);
 
  private:
   struct impl;

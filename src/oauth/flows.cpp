@@ -6,9 +6,9 @@
 #include "net/loopback_listener.hpp"
 #include "oauth/random.hpp"
 #include "oauth/token_response.hpp"
+#include "store/wiping_resource.hpp"
 
 #include <spdlog/spdlog.h>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/params_view.hpp>
@@ -24,7 +24,8 @@ namespace {
 
 using config::flow_kind;
 using config::provider_kind;
-using params = std::map<std::string, std::string>;
+// A redirect's parameters hold the authorization code or the tokens: wiped on every path.
+using params = mailoauth::detail::secret_fields;
 
 std::string join(const std::vector<std::string>& items, char sep = ' ') {
   std::string out;
@@ -51,7 +52,7 @@ result<void> add_client_auth(const config::account& a, net::http_request& r) {
   r.form.emplace_back("client_id", a.client_id);
   auto s = config::client_secret(a);
   if (!s) return s.error();
-  if (*s) r.form.emplace_back("client_secret", std::string((*s)->reveal()));
+  if (*s) r.form.emplace_back("client_secret", std::move(**s));
   return {};
 }
 
@@ -61,7 +62,8 @@ result<params> decode_params(std::string_view text) {
   if (text.empty()) return out;
   try {
     boost::urls::params_view view(text, boost::urls::encoding_opts(true));
-    for (const auto& p : view) out[p.key] = p.value;
+    // Moved, not copied: the decoded code or token must not stay behind in `p`.
+    for (auto p : view) out.insert_or_assign(std::move(p.key), std::move(p.value));
   } catch (const std::exception&) {
     return make_failure(errc::malformed_response, "the redirect's parameters are malformed");
   }
@@ -140,8 +142,7 @@ result<store::token_set> redeem(const config::account& a, const endpoints& ep, n
                                 const std::string& doing,
                                 const store::token_set* previous = nullptr) {
   spdlog::debug("{}: POST {}", doing, r.url);
-  auto res = net::perform(r);
-  for (auto& [k, v] : r.form) wipe(v);
+  const auto res = net::perform(r);
   if (!res) return res.error();
   if (res->status != 200) return detail::response_failure(*res, a, doing);
   return detail::parse_tokens(*res, a, ep.token, previous);
@@ -216,7 +217,8 @@ result<store::token_set> authorization_code(const config::account& a, const endp
 
   params p;
   if (paste) {
-    const auto pasted = ui.read_redirect_url();
+    auto pasted = ui.read_redirect_url();
+    const store::detail::wipe_on_exit wipe_pasted(pasted);  // it holds the code or the token
     auto u = boost::urls::parse_uri_reference(pasted);
     if (!u)
       return make_failure(errc::invalid_argument,
@@ -264,7 +266,6 @@ result<store::token_set> authorization_code(const config::account& a, const endp
     t.token_endpoint = ep.token;
     t.client_id = a.client_id;
     t.username = a.username;
-    wipe(p["access_token"]);
     return t;
   }
 
@@ -272,10 +273,9 @@ result<store::token_set> authorization_code(const config::account& a, const endp
     return make_failure(errc::malformed_response, "the redirect carried no authorization code");
   auto r = token_request(a, ep.token);
   r.form.emplace_back("grant_type", "authorization_code");
-  r.form.emplace_back("code", p["code"]);
+  r.form.emplace_back("code", secret(p["code"]));
   r.form.emplace_back("redirect_uri", redirect);
-  r.form.emplace_back("code_verifier", std::string(verifier.reveal()));
-  wipe(p["code"]);
+  r.form.emplace_back("code_verifier", verifier);
   if (auto ok = add_client_auth(a, r); !ok) return ok.error();
   return redeem(a, ep, std::move(r), "redeeming the authorization code");
 }
@@ -290,11 +290,11 @@ result<store::token_set> device_code(const config::account& a, const endpoints& 
   auto r = token_request(a, ep.device_authorization);
   if (auto ok = add_client_auth(a, r); !ok) return ok.error();
   r.form.emplace_back("scope", join(scopes_for(a)));
-  auto res = net::perform(r);
+  const auto res = net::perform(r);
   if (!res) return res.error();
   if (res->status != 200) return detail::response_failure(*res, a, "starting the device flow");
   boost::system::error_code ec;
-  const auto v = boost::json::parse(res->body, ec);
+  const auto v = detail::parse_secret_json(res->body, ec);  // it holds the device code
   if (ec || !v.is_object())
     return make_failure(errc::malformed_response, "the device endpoint did not answer JSON");
   const auto& o = v.get_object();
@@ -350,10 +350,9 @@ result<store::token_set> device_code(const config::account& a, const endpoints& 
     }
     auto poll = token_request(a, ep.token);
     poll.form.emplace_back("grant_type", "urn:ietf:params:oauth:grant-type:device_code");
-    poll.form.emplace_back("device_code", std::string(device.reveal()));
+    poll.form.emplace_back("device_code", device);
     if (auto ok = add_client_auth(a, poll); !ok) return ok.error();
-    auto answer = net::perform(poll);
-    for (auto& [k, val] : poll.form) wipe(val);
+    const auto answer = net::perform(poll);
     if (!answer || answer->status == 429 || answer->status >= 500) {
       // The network or the server hiccupped: keep polling until the code expires, a bit slower.
       if (++transient_failures > 10) {
@@ -431,12 +430,11 @@ result<store::token_set> refresh(const config::account& a, const store::token_se
   for (int attempt = 1;; ++attempt) {
     auto r = token_request(a, ep.token);
     r.form.emplace_back("grant_type", "refresh_token");
-    r.form.emplace_back("refresh_token", std::string(current.refresh_token.reveal()));
+    r.form.emplace_back("refresh_token", current.refresh_token);
     if (auto ok = add_client_auth(a, r); !ok) return ok.error();
     // Microsoft wants the scopes again; other servers accept them (RFC 6749 section 6).
     if (a.provider == provider_kind::microsoft) r.form.emplace_back("scope", join(scopes_for(a)));
-    auto res = net::perform(r);
-    for (auto& [k, v] : r.form) wipe(v);
+    const auto res = net::perform(r);
     const bool transient = !res || res->status == 429 || res->status >= 500;
     if (!transient) {
       if (res->status != 200) return detail::response_failure(*res, a, "refreshing the token");

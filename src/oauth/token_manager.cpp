@@ -109,7 +109,7 @@ std::int64_t now() {
 result<store::token_store> store_for(const config::account& a) {
   std::optional<store::encryption_key> key;
   if (!a.key_command.empty()) {
-    auto material = config::run_secret_command(a.key_command, "key_command");
+    auto material = config::run_secret_command(a.key_command, "key_command of account " + a.name);
     if (!material) return material.error();
     auto k = store::encryption_key::from_material(*material);
     if (!k) return k.error();

@@ -2,7 +2,9 @@
 
 #include <mailoauth/oauth.hpp>
 
-#include <boost/json/parse.hpp>
+#include "store/wiping_resource.hpp"
+
+#include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -125,9 +127,19 @@ errc error_code_for(const oauth_error& e) {
 
 }  // namespace
 
-std::optional<oauth_error> parse_error(const std::string& body) {
+boost::json::value parse_secret_json(std::string_view body, boost::system::error_code& ec) {
+  // No stack buffer for the parser: its temporary storage (strings split by escapes, the value
+  // stack) comes from the wiping resource too.
+  boost::json::parser parser(store::detail::wiping_storage());
+  parser.reset(store::detail::wiping_storage());
+  parser.write(body.data(), body.size(), ec);
+  if (ec) return boost::json::value(store::detail::wiping_storage());
+  return parser.release();
+}
+
+std::optional<oauth_error> parse_error(std::string_view body) {
   boost::system::error_code ec;
-  const auto v = boost::json::parse(body, ec);
+  const auto v = parse_secret_json(body, ec);
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.get_object();
   oauth_error e;
@@ -220,7 +232,7 @@ result<store::token_set> parse_tokens(const net::http_response& r, const config:
                                       const std::string& token_endpoint,
                                       const store::token_set* previous) {
   boost::system::error_code ec;
-  const auto v = boost::json::parse(r.body, ec);
+  const auto v = parse_secret_json(r.body, ec);
   if (ec || !v.is_object())
     return make_failure(errc::malformed_response, "the token endpoint answered HTTP " +
                                                       std::to_string(r.status) +

@@ -7,10 +7,19 @@
 
 #include "net/http_client.hpp"
 
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mailoauth::oauth::detail {
+
+/// Parses a body that may hold credentials (a token or device-code response) with every block,
+/// the parser's own and the value's, in the wiping resource (store/wiping_resource.hpp): the
+/// parsed tokens leave no copy in freed memory. Null with `ec` set when it is not JSON.
+boost::json::value parse_secret_json(std::string_view body, boost::system::error_code& ec);
 
 /// An error response's fields (RFC 6749 section 5.2, plus Microsoft's).
 struct oauth_error {
@@ -23,7 +32,7 @@ struct oauth_error {
 };
 
 /// Parses an error body; nullopt when it is not one.
-std::optional<oauth_error> parse_error(const std::string& body);
+std::optional<oauth_error> parse_error(std::string_view body);
 
 /// One line that says what happened and what to change, for an account (AADSTS codes mapped).
 failure to_failure(const oauth_error& e, const config::account& a, std::string_view doing);

@@ -24,7 +24,7 @@ namespace mailoauth::net {
 namespace {
 
 using namespace std::chrono_literals;
-using params = std::map<std::string, std::string>;
+using params = mailoauth::detail::secret_fields;  // what wait() hands back
 namespace asio = boost::asio;
 
 std::string base(const loopback_listener& l, const std::string& host = "127.0.0.1") {
