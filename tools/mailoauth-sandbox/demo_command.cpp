@@ -1,7 +1,7 @@
-// `mailoauth demo`: the seed's four steps against a sandbox started in this process (issue 4,
-// build item 4), then the token handed to real mail programs. Everything it writes (sandbox
-// state, config.toml, token store) goes to a temporary folder, removed at the end, so that the
-// user's own configuration and tokens are never read or touched.
+// `mailoauth demo`: the four steps of Microsoft's guide against a sandbox started in this process
+// (issue 4, build item 4), then the token handed to real mail programs. Everything it writes
+// (sandbox state, config.toml, token store) goes to a temporary folder, removed at the end, so that
+// the user's own configuration and tokens are never read or touched.
 #include "output.hpp"
 #include "process.hpp"
 #include "sandbox/sandbox.hpp"
@@ -130,7 +130,9 @@ class demo_run {
   int run() {
     const auto started = std::chrono::steady_clock::now();
     if (const auto failed = prepare()) return *failed;
-    fmt::print("mailoauth demo: the seed's steps against a sandbox in this process\n");
+    fmt::print(
+        "mailoauth demo: the steps of Microsoft's guide \"Authenticate an IMAP, POP or SMTP "
+        "connection using OAuth\" against a sandbox in this process\n");
     fmt::print("  identity platform {}, mail on 127.0.0.1 (IMAP {}, POP3 {}, SMTP {})\n",
                sb_->identity_urls().authority, sb_->ports().imaps, sb_->ports().pop3s,
                sb_->ports().smtp);
@@ -247,7 +249,7 @@ class demo_run {
   // ---- step 1: the app registration ----------------------------------------------------
 
   void registration() {
-    section(1, "register and configure the application (the seed's first two steps)");
+    section(1, "register and configure the application (the guide's first two steps)");
     const auto& dir = sb_->identity().dir();
     const auto* app = public_app(dir);
     if (app == nullptr) {
@@ -287,7 +289,7 @@ class demo_run {
     fmt::print("\nThe whole directory (identity.toml in the sandbox's state folder):\n\n");
     print_directory(*sb_, false);
     results_.push_back({"1  app registration and permissions", all,
-                        all ? "" : "a permission of the seed's table is missing"});
+                        all ? "" : "a permission of the guide's table is missing"});
   }
 
   // ---- step 2: the scope strings -------------------------------------------------------
@@ -306,7 +308,8 @@ class demo_run {
     fmt::print(
         "\n(a bare IMAP.AccessAsUser.All would be a Microsoft Graph scope, whose tokens the "
         "mail servers refuse)\n");
-    results_.push_back({"2  scope strings", all, all ? "" : "a seed scope string is missing"});
+    results_.push_back(
+        {"2  scope strings", all, all ? "" : "a scope string of the guide is missing"});
   }
 
   // ---- step 3: the device-code sign-in -------------------------------------------------
@@ -433,7 +436,7 @@ class demo_run {
 
   void refuse_expired() {
     fmt::print(
-        "\n-- the same with an expired token: each server refuses it as the seed shows --\n");
+        "\n-- the same with an expired token: each server refuses it as the guide shows --\n");
     sandbox::mint_request m;
     m.username = account_->username;
     m.client_id = account_->client_id;
@@ -617,7 +620,8 @@ class demo_run {
 
 sandbox_runner add_demo_command(CLI::App& app, const sandbox_context& ctx) {
   auto o = std::make_shared<demo_options>();
-  auto* cmd = app.add_subcommand("demo", "Walk through the seed's four steps against the sandbox");
+  auto* cmd = app.add_subcommand(
+      "demo", "Walk through the four steps of Microsoft's guide against the sandbox");
   cmd->add_option("--state", o->state,
                   "Use (and keep) this sandbox state folder instead of a temporary one");
   cmd->add_flag("--interactive", o->interactive,

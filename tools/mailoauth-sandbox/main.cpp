@@ -12,7 +12,8 @@
 #include <exception>
 
 int main(int argc, char** argv) {
-  CLI::App app{"mailoauth sandbox and demo: Exchange Online's side of the seed on this machine"};
+  CLI::App app{
+      "mailoauth sandbox and demo: Exchange Online's side of Microsoft's guide on this machine"};
   app.name("mailoauth");
   app.require_subcommand(1);
   app.set_version_flag("--version", "mailoauth-sandbox 0.1.0");
