@@ -58,7 +58,7 @@ step 3 "POP3 with an expired token" "pop3s://127.0.0.1:$POP3S_PORT" --token-file
 step 3 "SMTP with an expired token: 334 challenge, then 535" "smtp://127.0.0.1:$SUBMISSION_PORT" --token-file "$work/expired"
 
 echo
-echo "== the seed's XOAUTH2 example, encoded"
+echo "== the XOAUTH2 example of Microsoft's guide, encoded"
 "$mailoauth" sasl encode --user test@contoso.onmicrosoft.com --token EwBAAl3BAAUFFpUAo7J3Ve0bjLBWZWCclRC3EoAA
 
 echo

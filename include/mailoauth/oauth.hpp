@@ -1,6 +1,6 @@
-// Getting and keeping access tokens: the seed's steps 1-3. Endpoints and scopes per provider,
-// the sign-in flows (authorization code + PKCE with a loopback redirect or a pasted URL, device
-// code, implicit grant, client credentials), refresh, and the MSAL-like token manager that
+// Getting and keeping access tokens: steps 1-3 of Microsoft's guide. Endpoints and scopes per
+// provider, the sign-in flows (authorization code + PKCE with a loopback redirect or a pasted URL,
+// device code, implicit grant, client credentials), refresh, and the MSAL-like token manager that
 // hands out a fresh token, refreshing it once across processes.
 #pragma once
 

@@ -4,6 +4,8 @@
 
 #include "common/web_form.hpp"
 
+#include <mailoauth/sasl.hpp>
+
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -118,9 +120,7 @@ std::string script_hash() {
   unsigned int md_len = 0;
   EVP_Digest(fragment_script.data(), fragment_script.size(), md.data(), &md_len, EVP_sha256(),
              nullptr);
-  std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> b64{};
-  const int n = EVP_EncodeBlock(b64.data(), md.data(), static_cast<int>(md_len));
-  return std::string(reinterpret_cast<const char*>(b64.data()), static_cast<std::size_t>(n));
+  return sasl::base64_encode(std::string_view(reinterpret_cast<const char*>(md.data()), md_len));
 }
 
 // Nothing but what each page needs: no frames, no forms, no outside resources.

@@ -1,5 +1,5 @@
-// The sign-in flows the seed lists (authorization code, implicit grant, device code) and the
-// ones users need beyond it (pasted redirect, client credentials), plus refresh.
+// The sign-in flows Microsoft's guide lists (authorization code, implicit grant, device code) and
+// the ones users need beyond it (pasted redirect, client credentials), plus refresh.
 #include <mailoauth/oauth.hpp>
 
 #include "net/http_client.hpp"

@@ -1,5 +1,5 @@
 // What each provider needs: endpoints, scopes and mail servers (shared/notes/protocol-facts.md,
-// and the seed's table of scope strings).
+// and the table of scope strings in Microsoft's guide).
 #include <mailoauth/oauth.hpp>
 
 #include "net/http_client.hpp"

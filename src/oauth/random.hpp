@@ -11,9 +11,6 @@ namespace mailoauth::oauth::detail {
 /// base64url without padding of `bytes` random bytes from OpenSSL's CSPRNG.
 std::string random_urlsafe(std::size_t bytes);
 
-/// base64url without padding (RFC 4648 section 5).
-std::string base64url(std::string_view bytes);
-
 /// The PKCE S256 challenge of a verifier (RFC 7636 section 4.2).
 std::string pkce_challenge(const secret& verifier);
 

@@ -158,36 +158,5 @@ std::optional<std::string> unseal(const encryption_key& key, std::string_view aa
   return plain;
 }
 
-std::string base64_encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(bytes(out), bytes(in), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  // EVP_DecodeBlock skips whitespace and counts padding as data: check the form here and
-  // subtract the padding, so that only canonical text from base64_encode is accepted.
-  if (text.size() % 4 != 0 || !fits_int(text.size())) return std::nullopt;
-  std::size_t pad = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (alnum || c == '+' || c == '/') {
-      if (pad != 0) return std::nullopt;
-    } else if (c == '=' && i + 2 >= text.size()) {
-      ++pad;
-    } else {
-      return std::nullopt;
-    }
-  }
-  std::string out(text.size() / 4 * 3, '\0');
-  if (text.empty()) return out;
-  const int n = EVP_DecodeBlock(bytes(out), bytes(text), static_cast<int>(text.size()));
-  if (n < 0 || static_cast<std::size_t>(n) < pad) return std::nullopt;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
 }  // namespace detail
 }  // namespace mailoauth::store

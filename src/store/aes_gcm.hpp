@@ -14,7 +14,8 @@ namespace mailoauth::store::detail {
 inline constexpr std::size_t gcm_nonce_size = 12;
 inline constexpr std::size_t gcm_tag_size = 16;
 
-/// What goes in an encrypted token file, as raw bytes (base64 is the file format's business).
+/// What goes in an encrypted token file, as raw bytes (base64, sasl's, is the file format's
+/// business).
 struct sealed_box {
   std::string nonce;
   std::string ciphertext;
@@ -29,11 +30,5 @@ result<sealed_box> seal(const encryption_key& key, std::string_view aad,
 /// byte (GCM does not say which). The plaintext holds credentials: the caller wipes it.
 std::optional<std::string> unseal(const encryption_key& key, std::string_view aad,
                                   const sealed_box& box);
-
-/// Standard base64 with padding, no line breaks.
-std::string base64_encode(std::string_view bytes);
-
-/// Strict base64 decoding (padding required, no whitespace); nullopt when malformed.
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace mailoauth::store::detail

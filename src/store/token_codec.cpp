@@ -3,6 +3,8 @@
 #include "store/store_failure.hpp"
 #include "store/wiping_resource.hpp"
 
+#include <mailoauth/sasl.hpp>
+
 #include <openssl/crypto.h>
 #include <boost/json/object.hpp>
 #include <boost/json/parser.hpp>
@@ -111,9 +113,9 @@ std::string encode_sealed(const sealed_box& box) {
   json::object doc;
   doc["version"] = format_version;
   doc["encryption"] = aes_256_gcm;
-  doc["nonce"] = base64_encode(box.nonce);
-  doc["ciphertext"] = base64_encode(box.ciphertext);
-  doc["tag"] = base64_encode(box.tag);
+  doc["nonce"] = sasl::base64_encode(box.nonce);
+  doc["ciphertext"] = sasl::base64_encode(box.ciphertext);
+  doc["tag"] = sasl::base64_encode(box.tag);
   return serialize_wiping(doc, 256 + 2 * box.ciphertext.size());
 }
 
@@ -162,9 +164,9 @@ result<std::variant<token_set, sealed_box>> decode_file(std::string_view text,
       return unusable_file(ctx.file, "is corrupt (nonce, ciphertext or tag missing)", ctx.account);
     }
     field_reader fields(doc);
-    auto nonce = base64_decode(fields.text("nonce"));
-    auto ciphertext = base64_decode(fields.text("ciphertext"));
-    auto tag = base64_decode(fields.text("tag"));
+    auto nonce = sasl::base64_decode(fields.text("nonce"));
+    auto ciphertext = sasl::base64_decode(fields.text("ciphertext"));
+    auto tag = sasl::base64_decode(fields.text("tag"));
     if (!fields.problem().empty() || !nonce || !ciphertext || !tag ||
         nonce->size() != gcm_nonce_size || tag->size() != gcm_tag_size) {
       return unusable_file(ctx.file, "is corrupt (bad nonce, ciphertext or tag)", ctx.account);

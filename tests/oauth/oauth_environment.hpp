@@ -3,8 +3,8 @@
 // mailoauth CLI with its own config file and token store.
 #pragma once
 
-#include "child_process.hpp"
 #include "dovecot_services.hpp"
+#include "process_run.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json/object.hpp>
@@ -21,6 +21,10 @@
 namespace mailoauth::oauth_test {
 
 namespace json = boost::json;
+using test::child;
+using test::child_options;
+using test::run;
+using test::run_result;
 
 /// The login name typed on the authorization server's login page; tokens carry it as
 /// sub/email/upn, and Dovecot compares the SASL user (lower-cased) with email.

@@ -1,6 +1,9 @@
-// Runs a program as a child process and collects what it printed, for tests that drive real
-// binaries (the CLI, curl, the service scripts).
+// The tests' names for the one child-process runner (src/common/child_process.hpp), which the
+// demo uses too: the real CLI (sometimes twenty at once, or one that waits for input on stdin),
+// curl, the test authorization server, the browser and the service scripts.
 #pragma once
+
+#include "common/child_process.hpp"
 
 #include <chrono>
 #include <string>
@@ -8,21 +11,13 @@
 
 namespace mailoauth::test {
 
-/// What a finished (or killed) child process left behind.
-struct process_result {
-  /// The exit status; -1 when the process was killed by a signal or timed out.
-  int exit_code = -1;
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  std::chrono::steady_clock::duration elapsed{};
+using process::child;
+using process::run;
+using child_options = process::options;
+using run_result = process::result;
+using process_result = process::result;
 
-  /// stdout and stderr together, for assertions that do not care which one a line went to.
-  [[nodiscard]] std::string both() const { return out + err; }
-  /// A readable account for failure messages.
-  [[nodiscard]] std::string describe() const;
-};
-
+/// The environment and deadline of run_process.
 struct process_options {
   /// NAME=VALUE pairs added to (or replacing in) the inherited environment.
   std::vector<std::string> set_env{};
@@ -32,10 +27,13 @@ struct process_options {
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
 };
 
-/// Runs argv (argv[0] is looked up in PATH when it has no slash) with stdin from /dev/null.
-/// The child leads its own process group so that a timeout takes its children along too.
-/// Throws std::runtime_error only when the process cannot be started at all.
+/// Runs argv (argv[0] is looked up in PATH when it has no slash) with stdin from /dev/null, to
+/// its end or its deadline. Throws std::runtime_error only when it cannot be started at all.
 process_result run_process(const std::vector<std::string>& argv,
                            const process_options& options = {});
+
+/// The same with a deadline and variables to set: run_process(argv, 20s, {"HOME=/x"}).
+process_result run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                           const std::vector<std::string>& set_env = {});
 
 }  // namespace mailoauth::test

@@ -1,7 +1,7 @@
 // Replays every transcript against the real client: `mailoauth check` connects to a loopback
 // server that plays the server's side over TCP and TLS, and checks each line the client sends.
+#include "process_run.hpp"
 #include "script_server.hpp"
-#include "subprocess.hpp"
 #include "transcript.hpp"
 
 #include <gtest/gtest.h>

@@ -1,9 +1,9 @@
-// `mailoauth demo`: the seed's four steps against a sandbox started in this process (issue 4,
-// build item 4), then the token handed to real mail programs. Everything it writes (sandbox
-// state, config.toml, token store) goes to a temporary folder, removed at the end, so that the
-// user's own configuration and tokens are never read or touched.
+// `mailoauth demo`: the four steps of Microsoft's guide against a sandbox started in this process
+// (issue 4, build item 4), then the token handed to real mail programs. Everything it writes
+// (sandbox state, config.toml, token store) goes to a temporary folder, removed at the end, so that
+// the user's own configuration and tokens are never read or touched.
+#include "common/child_process.hpp"
 #include "output.hpp"
-#include "process.hpp"
 #include "sandbox/sandbox.hpp"
 #include "sandbox_commands.hpp"
 #include "sandbox_output.hpp"
@@ -19,11 +19,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <exception>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace mailoauth::cli {
 namespace {
@@ -49,6 +53,30 @@ struct step_result {
 
 void section(int number, std::string_view title) {
   fmt::print("\n== Step {}: {} ==\n\n", number, title);
+}
+
+// How a mail program of the last step ran: its output (stdout and stderr as it wrote them) and
+// "exit N", or how it ended, or why it did not start.
+struct program_run {
+  int exit_code = -1;
+  std::string output;
+  std::string status;
+  [[nodiscard]] const std::string& describe() const { return status; }
+};
+
+// No shell; stdin from `input` (empty: /dev/null); killed, with what it started, after `timeout`.
+program_run run_program(const std::vector<std::string>& argv, const std::filesystem::path& input,
+                        std::chrono::seconds timeout) {
+  program_run r;
+  try {
+    const auto done = process::run(argv, {.stdin_file = input, .merge_stderr = true}, timeout);
+    r.exit_code = done.exit_code;
+    r.output = done.out;
+    r.status = done.status();
+  } catch (const std::exception& e) {
+    r.status = e.what();
+  }
+  return r;
 }
 
 std::string random_hex(std::size_t bytes) {
@@ -130,7 +158,9 @@ class demo_run {
   int run() {
     const auto started = std::chrono::steady_clock::now();
     if (const auto failed = prepare()) return *failed;
-    fmt::print("mailoauth demo: the seed's steps against a sandbox in this process\n");
+    fmt::print(
+        "mailoauth demo: the steps of Microsoft's guide \"Authenticate an IMAP, POP or SMTP "
+        "connection using OAuth\" against a sandbox in this process\n");
     fmt::print("  identity platform {}, mail on 127.0.0.1 (IMAP {}, POP3 {}, SMTP {})\n",
                sb_->identity_urls().authority, sb_->ports().imaps, sb_->ports().pop3s,
                sb_->ports().smtp);
@@ -247,7 +277,7 @@ class demo_run {
   // ---- step 1: the app registration ----------------------------------------------------
 
   void registration() {
-    section(1, "register and configure the application (the seed's first two steps)");
+    section(1, "register and configure the application (the guide's first two steps)");
     const auto& dir = sb_->identity().dir();
     const auto* app = public_app(dir);
     if (app == nullptr) {
@@ -287,7 +317,7 @@ class demo_run {
     fmt::print("\nThe whole directory (identity.toml in the sandbox's state folder):\n\n");
     print_directory(*sb_, false);
     results_.push_back({"1  app registration and permissions", all,
-                        all ? "" : "a permission of the seed's table is missing"});
+                        all ? "" : "a permission of the guide's table is missing"});
   }
 
   // ---- step 2: the scope strings -------------------------------------------------------
@@ -306,7 +336,8 @@ class demo_run {
     fmt::print(
         "\n(a bare IMAP.AccessAsUser.All would be a Microsoft Graph scope, whose tokens the "
         "mail servers refuse)\n");
-    results_.push_back({"2  scope strings", all, all ? "" : "a seed scope string is missing"});
+    results_.push_back(
+        {"2  scope strings", all, all ? "" : "a scope string of the guide is missing"});
   }
 
   // ---- step 3: the device-code sign-in -------------------------------------------------
@@ -433,7 +464,7 @@ class demo_run {
 
   void refuse_expired() {
     fmt::print(
-        "\n-- the same with an expired token: each server refuses it as the seed shows --\n");
+        "\n-- the same with an expired token: each server refuses it as the guide shows --\n");
     sandbox::mint_request m;
     m.username = account_->username;
     m.client_id = account_->client_id;
@@ -484,8 +515,8 @@ class demo_run {
     section(5, "the token in real mail programs: msmtp sends, curl reads it back over IMAP");
     const char* label = "5  the token in real mail programs (msmtp, curl)";
     const auto mailoauth = mailoauth_binary();
-    const auto msmtp = find_program("msmtp");
-    const auto curl = find_program("curl");
+    const auto msmtp = process::find_program("msmtp");
+    const auto curl = process::find_program("curl");
     std::string missing;
     if (mailoauth.empty()) missing += " the mailoauth program (build or install it)";
     if (msmtp.empty()) missing += " msmtp (apt-get install msmtp)";
@@ -526,7 +557,7 @@ class demo_run {
                a.username, subject);
     const auto sent =
         run_program({msmtp.string(), "-C", msmtprc.string(), "-a", "demo", a.username}, message,
-                    std::chrono::seconds(30), work_ / "msmtp.log");
+                    std::chrono::seconds(30));
     print_indented(sent.output);
     if (sent.exit_code != 0) {
       fmt::print("msmtp failed ({})\n", sent.describe());
@@ -549,14 +580,14 @@ class demo_run {
           "show-error\nmax-time = 20\n",
           url, a.username, fresh->access_token.reveal(), a.cafile);
     };
-    const auto curl_with = [&](const std::string& url, const char* log) {
+    const auto curl_with = [&](const std::string& url) {
       const auto k = work_ / "curl.conf";
-      process_result r;
+      program_run r;
       if (auto w = write_private_file(k, curl_config(url)); !w) {
-        r.error = w.error().message;
+        r.status = w.error().message;
         return r;
       }
-      r = run_program({curl.string(), "-K", k.string()}, {}, std::chrono::seconds(30), work_ / log);
+      r = run_program({curl.string(), "-K", k.string()}, {}, std::chrono::seconds(30));
       std::error_code ec;
       std::filesystem::remove(k, ec);
       return r;
@@ -564,7 +595,7 @@ class demo_run {
     const auto search_url = imap_base + "?SUBJECT%20" + subject;
     fmt::print("\n$ curl -K curl.conf   (url {}, oauth2-bearer from the token store)\n",
                search_url);
-    const auto searched = curl_with(search_url, "curl-search.log");
+    const auto searched = curl_with(search_url);
     print_indented(searched.output);
     std::string index;
     {
@@ -579,7 +610,7 @@ class demo_run {
     }
     const auto fetch_url = imap_base + ";MAILINDEX=" + index;
     fmt::print("\n$ curl -K curl.conf   (url {})\n", fetch_url);
-    const auto fetched = curl_with(fetch_url, "curl-fetch.log");
+    const auto fetched = curl_with(fetch_url);
     print_indented(fetched.output);
     const bool arrived =
         fetched.exit_code == 0 && fetched.output.find("Subject: " + subject) != std::string::npos;
@@ -617,7 +648,8 @@ class demo_run {
 
 sandbox_runner add_demo_command(CLI::App& app, const sandbox_context& ctx) {
   auto o = std::make_shared<demo_options>();
-  auto* cmd = app.add_subcommand("demo", "Walk through the seed's four steps against the sandbox");
+  auto* cmd = app.add_subcommand(
+      "demo", "Walk through the four steps of Microsoft's guide against the sandbox");
   cmd->add_option("--state", o->state,
                   "Use (and keep) this sandbox state folder instead of a temporary one");
   cmd->add_flag("--interactive", o->interactive,

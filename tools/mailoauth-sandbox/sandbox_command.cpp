@@ -32,14 +32,16 @@ struct sandbox_command_options {
 
 void print_banner(sandbox::sandbox& sb, const std::filesystem::path& config_file) {
   const auto& state = sb.options().state_dir;
-  fmt::print("mailoauth sandbox: Exchange Online's side of the seed on 127.0.0.1\n");
+  fmt::print(
+      "mailoauth sandbox: Exchange Online's side of Microsoft's guide \"Authenticate an IMAP, POP "
+      "or SMTP connection using OAuth\", on 127.0.0.1\n");
   fmt::print("State folder: {}\n\n", state.string());
   print_endpoints(sb);
   fmt::print("\n");
   print_directory(sb, false);
   fmt::print("\nPOP3 one-line AUTH XOAUTH2 <token>: {}\n",
              sb.options().strict ? "refused (--strict, as Office 365 does today)"
-                                 : "accepted (as the seed shows; --strict refuses it)");
+                                 : "accepted (as Microsoft's guide shows; --strict refuses it)");
   fmt::print("Access tokens live {} s.\n", sb.options().access_token_lifetime.count());
   fmt::print("\nA config.toml account for it (written to {}):\n\n", config_file.string());
   const auto account = sb.config_account("sandbox");

@@ -20,7 +20,7 @@ using sandbox_runner = std::function<int()>;
 
 /// `mailoauth sandbox`: the identity platform and mail servers in the foreground.
 sandbox_runner add_sandbox_command(CLI::App& app, const sandbox_context& ctx);
-/// `mailoauth demo`: the seed's four steps against an in-process sandbox.
+/// `mailoauth demo`: the four steps of Microsoft's guide against an in-process sandbox.
 sandbox_runner add_demo_command(CLI::App& app, const sandbox_context& ctx);
 
 }  // namespace mailoauth::cli

@@ -1,4 +1,5 @@
-// `mailoauth check URL`: authenticate for real and show the redacted exchange, like the seed.
+// `mailoauth check URL`: authenticate for real and show the redacted exchange, like Microsoft's
+// guide.
 #include "commands.hpp"
 #include "output.hpp"
 #include "token_source.hpp"

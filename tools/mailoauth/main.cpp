@@ -9,11 +9,16 @@
 #include <algorithm>
 #include <exception>
 #include <map>
+#include <string>
 #include <string_view>
 
 int main(int argc, char** argv) {
   CLI::App app{"mailoauth: OAuth 2.0 authentication for IMAP, POP3 and SMTP"};
   app.require_subcommand(1);
+  // The global options may follow the command too (`mailoauth check URL -v`): the commands,
+  // created below, inherit this and hand what they do not know to the top level.
+  app.fallthrough();
+  app.footer("-v and --config may also follow the command.");
   app.set_version_flag("--version", "mailoauth 0.1.0");
   mailoauth::cli::context ctx;
   app.add_flag("-v,--verbose", ctx.verbosity, "More detail on stderr (twice for the most)");
@@ -48,6 +53,11 @@ int main(int argc, char** argv) {
     return mailoauth::cli::exec_sandbox_program(argc, argv);
   const bool known =
       std::any_of(std::begin(all), std::end(all), [&](const auto& c) { return c.first == named; });
+  // Said here, before CLI11 sees it: it would report "A subcommand is required", and with
+  // --help show the general help and exit 0, as if the command existed.
+  if (!known && !named.empty())
+    return mailoauth::cli::fail(
+        2, "unknown command '" + mailoauth::cli::printable(named) + "' (see mailoauth --help)");
   std::map<std::string, mailoauth::cli::runner, std::less<>> commands;
   for (const auto& [name, add] : all)
     if (!known || name == named) commands.emplace(std::string(name), add(app, ctx));

@@ -59,7 +59,7 @@ void describe_sandbox_commands(CLI::App& app) {
   app.add_subcommand("sandbox",
                      "Run a local Exchange Online stand-in: identity platform, IMAP, POP3, SMTP")
       ->allow_extras();
-  app.add_subcommand("demo", "Walk through the seed's four steps against the sandbox")
+  app.add_subcommand("demo", "Walk through the four steps of Microsoft's guide against the sandbox")
       ->allow_extras();
 }
 

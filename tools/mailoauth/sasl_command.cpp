@@ -1,4 +1,5 @@
-// `mailoauth sasl encode|decode`: the seed's XOAUTH2 format (and OAUTHBEARER), both ways.
+// `mailoauth sasl encode|decode`: the XOAUTH2 format of Microsoft's guide (and OAUTHBEARER), both
+// ways.
 #include "commands.hpp"
 #include "output.hpp"
 #include "token_source.hpp"
@@ -41,7 +42,7 @@ int run_encode(encode_options& o) {
     token = std::move(*t);
   }
   if (o.user.empty()) return fail(2, "--user must not be empty");
-  // One line, never folded: the seed's line breaks are "for readability" only.
+  // One line, never folded: the guide's line breaks are "for readability" only.
   fmt::print("{}\n", sasl::base64_encode(
                          sasl::client_response(*mech, o.user, token, o.host, o.port).reveal()));
   return 0;

@@ -1,5 +1,7 @@
 #include "sandbox/core/jwt.hpp"
 
+#include "oauth/base64url.hpp"
+
 #include <jwt.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -60,7 +62,7 @@ failure refused(std::string why) {
 result<std::string> header_alg(std::string_view token) {
   const auto dot = token.find('.');
   if (dot == std::string_view::npos) return refused("it is not a JWT (no header)");
-  auto header = base64url_decode(token.substr(0, dot));
+  auto header = oauth::base64url_decode(token.substr(0, dot));
   if (!header) return refused("its header is not base64url");
   boost::system::error_code ec;
   const auto doc = json::parse(*header, ec);
@@ -97,46 +99,6 @@ std::vector<std::string> roles_claim(jwt_t* j) {
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : bytes) {
-    acc = (acc << 8) | static_cast<unsigned char>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(acc >> bits) & 0x3F];
-    }
-  }
-  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 0x3F];
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : text) {
-    int v = -1;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    if (c >= '0' && c <= '9') v = c - '0' + 52;
-    if (c == '-') v = 62;
-    if (c == '_') v = 63;
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
 result<std::string> sign_access_token(const signing_key& key, const access_claims& c) {
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return make_failure(errc::store_failed, "out of memory signing a token");
@@ -161,7 +123,8 @@ result<std::string> sign_access_token(const signing_key& key, const access_claim
     return make_failure(errc::invalid_argument, "no randomness for the token id");
   rc |= jwt_add_grant(
       token.get(), "uti",
-      base64url_encode(std::string_view(reinterpret_cast<const char*>(id), sizeof id)).c_str());
+      oauth::base64url_encode(std::string_view(reinterpret_cast<const char*>(id), sizeof id))
+          .c_str());
   if (!c.username.empty()) {
     rc |= jwt_add_grant(token.get(), "upn", c.username.c_str());
     rc |= jwt_add_grant(token.get(), "unique_name", c.username.c_str());
@@ -248,7 +211,7 @@ result<std::string> jwks_document(const signing_key& key) {
   auto to_b64 = [](const BIGNUM* bn) {
     std::string bytes(static_cast<std::size_t>(BN_num_bytes(bn)), '\0');
     BN_bn2bin(bn, reinterpret_cast<unsigned char*>(bytes.data()));
-    return base64url_encode(bytes);
+    return oauth::base64url_encode(bytes);
   };
   json::object jwk;
   jwk["kty"] = "RSA";

@@ -49,11 +49,6 @@ result<std::string> sign_access_token(const signing_key& key, const access_claim
 result<access_claims> verify_access_token(std::string_view token, const std::string& public_pem,
                                           std::int64_t now, std::int64_t leeway_seconds = 0);
 
-/// base64url without padding (RFC 4648 section 5), as JWTs and PKCE (RFC 7636) use it.
-std::string base64url_encode(std::string_view bytes);
-/// Its inverse; nullopt on a character outside the alphabet.
-std::optional<std::string> base64url_decode(std::string_view text);
-
 /// The JWKS document ({"keys":[{"kty":"RSA","use":"sig","kid":...,"n":...,"e":...}]}) for the
 /// discovery document's jwks_uri.
 result<std::string> jwks_document(const signing_key& key);

@@ -1279,22 +1279,6 @@ result<void> authority::approve_device_code(std::string_view user_code, std::str
   return {};
 }
 
-result<void> authority::decline_device_code(std::string_view user_code) {
-  std::lock_guard lock(state_->mutex);
-  auto& s = *state_;
-  std::string code;
-  for (const char c : user_code)
-    if (c != ' ' && c != '-') code += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-  const auto it = s.user_codes.find(code);
-  if (it == s.user_codes.end())
-    return make_failure(errc::invalid_argument, "no device sign-in has the code " + code);
-  auto& d = s.devices.at(it->second);
-  if (d.status != device_status::pending)
-    return make_failure(errc::invalid_argument, "the device code " + code + " was already used");
-  d.status = device_status::declined;
-  return {};
-}
-
 result<secret> authority::mint_access_token(const mint_request& request) const {
   std::lock_guard lock(state_->mutex);
   const auto& s = *state_;

@@ -43,7 +43,6 @@ class authority {
   http_out handle(const http_in& request);
 
   result<void> approve_device_code(std::string_view user_code, std::string_view username);
-  result<void> decline_device_code(std::string_view user_code);
   [[nodiscard]] result<secret> mint_access_token(const mint_request& request) const;
 
   struct state;

@@ -12,7 +12,7 @@
 
 namespace mailoauth::sandbox {
 
-/// The Exchange Online resource of every permission below (the seed's scope strings).
+/// The Exchange Online resource of every permission below (the scope strings of Microsoft's guide).
 inline constexpr std::string_view outlook_resource = "https://outlook.office365.com";
 
 /// One app registration, as Entra ID's portal shows it.
@@ -77,9 +77,9 @@ std::string directory_to_toml(const directory& dir);
 result<void> save_directory(const directory& dir, const std::filesystem::path& file);
 
 /// A fresh directory: tenant contoso.onmicrosoft.com with a new GUID; a public client for mail
-/// programs ("mailoauth", redirect http://localhost, device flow, the seed's three delegated
+/// programs ("mailoauth", redirect http://localhost, device flow, the guide's three delegated
 /// permissions and offline_access, user consent); a confidential client for app-only access
-/// (a random secret, the three application permissions, admin consent); the seed's user
+/// (a random secret, the three application permissions, admin consent); the guide's user
 /// test@contoso.onmicrosoft.com and alex@contoso.onmicrosoft.com, with random passwords.
 directory default_directory();
 

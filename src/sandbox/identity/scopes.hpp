@@ -1,6 +1,6 @@
 // Internal: the scope parameter, as Entra ID reads it for the Outlook resource: full resource
-// URLs (the seed's https://outlook.office365.com/IMAP.AccessAsUser.All), .default, and the
-// OpenID scopes.
+// URLs (as in Microsoft's guide: https://outlook.office365.com/IMAP.AccessAsUser.All), .default,
+// and the OpenID scopes.
 #pragma once
 
 #include "sandbox/identity/aadsts.hpp"

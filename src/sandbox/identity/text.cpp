@@ -1,7 +1,7 @@
 #include "sandbox/identity/text.hpp"
 
 #include "common/web_form.hpp"
-#include "sandbox/core/jwt.hpp"
+#include "oauth/base64url.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -24,9 +24,9 @@ std::string random_bytes(std::size_t n) {
 
 }  // namespace
 
-// The core's, which the token signer uses too.
+// The one base64url (oauth's), which the token signer and the PKCE check use too.
 std::string base64url(std::string_view bytes) {
-  return base64url_encode(bytes);
+  return oauth::base64url_encode(bytes);
 }
 
 std::string random_token(std::size_t bytes) {

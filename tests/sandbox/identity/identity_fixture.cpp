@@ -117,8 +117,8 @@ void identity_test::write_config(const std::vector<account>& accounts) {
 
 namespace {
 
-oauth_test::child_options cli_env(const fs::path& scratch, std::vector<std::string> env) {
-  oauth_test::child_options o;
+test::child_options cli_env(const fs::path& scratch, std::vector<std::string> env) {
+  test::child_options o;
   o.set_env = {"XDG_STATE_HOME=" + (scratch / "state").string(),
                "XDG_CONFIG_HOME=" + (scratch / "xdg-config").string(),
                "HOME=" + (scratch / "home").string()};
@@ -138,7 +138,7 @@ run_result identity_test::mailoauth(const std::vector<std::string>& args,
                                     const std::string& input) {
   std::vector<std::string> argv{MAILOAUTH_BINARY, "--config", config_path_.string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return oauth_test::run(argv, cli_env(scratch_, std::move(env)), timeout, input);
+  return test::run(argv, cli_env(scratch_, std::move(env)), timeout, input);
 }
 
 std::unique_ptr<child> identity_test::start_mailoauth(const std::vector<std::string>& args,
@@ -174,7 +174,7 @@ void identity_test::device_login(const std::string& account, const std::string& 
 run_result identity_test::browser(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"node", std::string(MAILOAUTH_IDENTITY_TEST_DIR) + "/browser.mjs"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return oauth_test::run(argv, {}, std::chrono::seconds(150));
+  return test::run(argv, {}, std::chrono::seconds(150));
 }
 
 std::vector<std::string> identity_test::browser_env() const {
@@ -185,7 +185,7 @@ std::vector<std::string> identity_test::browser_env() const {
 
 json::object identity_test::post(const std::string& url, const std::string& form) {
   const auto r =
-      oauth_test::run({"curl", "-sS", "--cacert", keys_.ca_file.string(), "--data-raw", form, url});
+      test::run({"curl", "-sS", "--cacert", keys_.ca_file.string(), "--data-raw", form, url});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   boost::system::error_code ec;
   auto v = boost::json::parse(r.out, ec);
@@ -197,7 +197,7 @@ json::object identity_test::post(const std::string& url, const std::string& form
 }
 
 json::object identity_test::get(const std::string& url) {
-  const auto r = oauth_test::run({"curl", "-sS", "--cacert", keys_.ca_file.string(), url});
+  const auto r = test::run({"curl", "-sS", "--cacert", keys_.ca_file.string(), url});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   boost::system::error_code ec;
   auto v = boost::json::parse(r.out, ec);

@@ -3,7 +3,7 @@
 // its own config.toml and token store pointed at it.
 #pragma once
 
-#include "child_process.hpp"
+#include "process_run.hpp"
 #include "sandbox/identity/identity_server.hpp"
 
 #include <gtest/gtest.h>
@@ -18,8 +18,8 @@
 
 namespace mailoauth::identity_test {
 
-using oauth_test::child;
-using oauth_test::run_result;
+using test::child;
+using test::run_result;
 namespace json = boost::json;
 
 // The test directory's fixed identities.

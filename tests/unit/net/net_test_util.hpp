@@ -1,7 +1,7 @@
 // Helpers shared by the net tests: test certificates, the curl program, the process's maps.
 #pragma once
 
-#include "subprocess.hpp"
+#include "process_run.hpp"
 
 #include <gtest/gtest.h>
 
