@@ -131,7 +131,7 @@ class imap_dialect final : public dialect {
     return complete();
   }
 
-  // Tags follow the seed's samples: C01 for CAPABILITY, A01 for AUTHENTICATE.
+  // Tags follow Microsoft's guide's samples: C01 for CAPABILITY, A01 for AUTHENTICATE.
   std::string next_tag(char prefix) const {
     const auto it = counters_.find(prefix);
     const int n = (it == counters_.end() ? 0 : it->second) + 1;

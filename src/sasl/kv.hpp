@@ -23,7 +23,7 @@ inline bool iequals_prefix(std::string_view text, std::string_view prefix) noexc
 }
 
 /// The token of an "auth" value: "Bearer" SP token. The scheme is case-insensitive (RFC 6750
-/// section 2.1; the seed's SMTP sample writes "bearer").
+/// section 2.1; Microsoft's guide's SMTP sample writes "bearer").
 inline std::optional<std::string_view> bearer_token(std::string_view auth_value) noexcept {
   if (!iequals_prefix(auth_value, "Bearer ")) return std::nullopt;
   auto token = auth_value.substr(7);

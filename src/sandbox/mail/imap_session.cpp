@@ -243,7 +243,7 @@ class imap_session {
     if (!uid) {
       if (name == "CAPABILITY") {
         conn_.send_line(capability_line());
-        // The seed's line, byte for byte.
+        // Microsoft's guide's line, byte for byte.
         reply(tag, "OK Completed");
         co_return true;
       }

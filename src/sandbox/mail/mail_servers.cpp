@@ -290,10 +290,6 @@ mail_ports mail_servers::ports() const {
   return state_->bound;
 }
 
-std::size_t mail_servers::open_connections() const {
-  return state_->open;
-}
-
 void mail_servers::stop() {
   auto s = state_;
   std::vector<std::shared_ptr<detail::connection>> live;

@@ -1,7 +1,7 @@
 // The sandbox's IMAP, POP3 and SMTP servers (issue 4, build item 2): Exchange Online's side of
-// the seed on loopback. They accept SASL XOAUTH2 and OAUTHBEARER only with a valid sandbox
-// access token, answer as the seed shows, and keep a small mailbox per user in a state folder
-// so that real mail programs have something to read and write.
+// Microsoft's guide on loopback. They accept SASL XOAUTH2 and OAUTHBEARER only with a valid
+// sandbox access token, answer as Microsoft's guide shows, and keep a small mailbox per user in a
+// state folder so that real mail programs have something to read and write.
 #pragma once
 
 #include <mailoauth/result.hpp>
@@ -62,7 +62,7 @@ struct mail_server_options {
   /// Mailboxes live in <state_dir>/mail/.
   std::filesystem::path state_dir;
   /// Refuse POP3's one-line `AUTH XOAUTH2 <token>` with "-ERR Protocol error.", as Office 365
-  /// does today (the seed shows it accepted).
+  /// does today (Microsoft's guide shows it accepted).
   bool strict = false;
   std::string address = "127.0.0.1";
   mail_ports ports;
@@ -112,9 +112,6 @@ class mail_servers {
   /// Closes the listeners and every open connection; the io_context then runs out of work.
   /// Safe to call from any thread, more than once.
   void stop();
-
-  /// Connections open now (for tests and the sandbox's status line).
-  [[nodiscard]] std::size_t open_connections() const;
 
   struct state;
 

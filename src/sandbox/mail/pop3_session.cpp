@@ -170,7 +170,8 @@ class pop3_session {
     if (sp != std::string_view::npos) {
       initial = args.substr(sp + 1);
       if (ctx_.options.strict) {
-        // What Office 365 answers today to the seed's one-line form: POP3 must use two steps.
+        // What Office 365 answers today to the one-line form of Microsoft's guide: POP3 must use
+        // two steps.
         conn_.send_line("-ERR Protocol error.");
         co_return true;
       }

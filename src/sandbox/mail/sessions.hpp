@@ -39,8 +39,8 @@ struct sasl_result {
 /// response, "=" meaning empty) to the point where the protocol sends its final line: the
 /// empty continuation, the client response, the token check, and on failure the JSON error
 /// challenge and the client's answer to it. Office 365 sends that challenge for OAUTHBEARER
-/// (RFC 7628 requires it) and, as the seed shows, for XOAUTH2 over POP3 only; over IMAP and
-/// SMTP a refused XOAUTH2 token gets the final NO or 535 straight away.
+/// (RFC 7628 requires it) and, as Microsoft's guide shows, for XOAUTH2 over POP3 only; over IMAP
+/// and SMTP a refused XOAUTH2 token gets the final NO or 535 straight away.
 boost::asio::awaitable<sasl_result> run_sasl_exchange(
     connection& conn, server_context& ctx, mail_protocol protocol, sasl::mechanism mech,
     std::optional<std::string_view> initial_response);
