@@ -84,9 +84,12 @@ struct io_result {
 ///                             stream, which clients that just close produce)
 ///   std::errc::operation_canceled   close(), or tcp_server::pause() / stop()
 ///   errc::tls_handshake_failed      start_tls() failed (the connection is closed)
+///   errc::invalid_argument    a bug of the caller: start_tls() without set_tls() or twice (the
+///                             connection is closed), read_some() into an empty buffer
 ///   anything else             the socket's own error (connection_reset, broken_pipe...)
 class server_connection {
  public:
+  /// Internal: made by tcp_server for each accepted connection.
   struct state;
   explicit server_connection(std::unique_ptr<state> s);
   server_connection(const server_connection&) = delete;
