@@ -1,8 +1,9 @@
-// The loopback redirect listener (RFC 8252 section 7.3): a small HTTP/1.1 server on Beast that
-// waits for the browser to come back from the authorization server.
+// The loopback redirect listener (RFC 8252 section 7.3): a small HTTP/1.1 server (net's
+// http_server) that waits for the browser to come back from the authorization server.
 #include "net/loopback_listener.hpp"
 
 #include "common/web_form.hpp"
+#include "net/http_server.hpp"
 
 #include <mailoauth/sasl.hpp>
 
@@ -11,26 +12,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <array>
 #include <exception>
 #include <optional>
-#include <set>
 #include <utility>
-#include <vector>
 
 namespace mailoauth::net {
 namespace {
@@ -38,29 +26,24 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using asio::ip::tcp;
 using std::chrono::milliseconds;
 // Wiped on every path: the first sign-in response handed back, a second one that lost the race,
 // one that did not parse completely.
 using params = mailoauth::detail::secret_fields;
-// The request's target (the query) and body (the fragment page's POST) carry the code or the
-// tokens, and so does the read buffer: all of them allocate through the wiping allocator, which
-// wipes every block it frees.
-using wiping_allocator = mailoauth::detail::wiping_allocator<char>;
-using wiping_body = http::basic_string_body<char, std::char_traits<char>, wiping_allocator>;
-using request = http::request<wiping_body, http::basic_fields<wiping_allocator>>;
-using request_parser = http::request_parser<wiping_body, wiping_allocator>;
-using read_buffer = beast::basic_flat_buffer<wiping_allocator>;
-using response = http::response<http::string_body>;
+// http_server's requests keep their target, headers and body in memory that is wiped when freed.
+using request = http_server::request;
+using response = http_server::response;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // A browser's redirect is well under these; anything larger is not one, and a local process
 // must not make us buffer without bound.
 constexpr std::uint32_t max_header_bytes = 16 * 1024;
 constexpr std::uint64_t max_body_bytes = 64 * 1024;
-// Each read and write; browsers keep idle connections open (preconnects), which must not hold
-// the listener up.
+// Each read and write, and each whole request; browsers keep idle connections open
+// (preconnects), which must not hold the listener up.
 constexpr auto io_deadline = std::chrono::seconds(10);
+// How long the browser gets to take the last page before its connection closes.
+constexpr auto finish_deadline = std::chrono::seconds(1);
 constexpr std::size_t max_connections = 32;
 
 constexpr std::string_view done_text =
@@ -169,22 +152,57 @@ std::string outcome_text(const params& p) {
 
 // ---- the listener --------------------------------------------------------------------------
 
+namespace {
+class waiter;
+}  // namespace
+
 struct loopback_listener::impl {
+  impl() = default;
+  impl(const impl&) = delete;
+  impl& operator=(const impl&) = delete;
+  ~impl() { drop_server(); }
+
+  /// A fresh server on `io`, the last one closed first.
+  http_server& new_server() {
+    drop_server();
+    tcp_server_options tcp;
+    tcp.max_connections = max_connections;
+    tcp.io_timeout = io_deadline;
+    tcp.finish_timeout = finish_deadline;
+    http_server_options h;
+    h.max_header_bytes = max_header_bytes;
+    h.max_body_bytes = max_body_bytes;
+    h.request_timeout = io_deadline;
+    return server.emplace(io, tcp, h);
+  }
+
+  /// Stops the server and lets its coroutines end here, before the io_context goes: it runs
+  /// only inside wait().
+  void drop_server() {
+    if (!server) return;
+    server->stop();
+    io.restart();
+    io.run();
+    server.reset();
+  }
+
   asio::io_context io{1};
-  std::vector<tcp::acceptor> acceptors;
+  std::optional<http_server> server;
   std::uint16_t port = 0;
+  /// The wait() in progress, which answers the requests; none between two.
+  waiter* current = nullptr;
 };
 
 namespace {
 
-/// One wait(): accepts connections on every acceptor, serves them concurrently (a browser may
-/// open several and send the redirect on any), and stops at the first sign-in response.
+/// One wait(): serves the connections of every listener concurrently (a browser may open
+/// several and send the redirect on any), and stops at the first sign-in response.
 class waiter {
  public:
-  waiter(asio::io_context& io, std::vector<tcp::acceptor>& acceptors, std::uint16_t port,
-         std::string path, bool fragment_page)
+  waiter(asio::io_context& io, http_server& server, std::uint16_t port, std::string path,
+         bool fragment_page)
       : io_(io),
-        acceptors_(acceptors),
+        server_(server),
         port_(port),
         path_(std::move(path)),
         fragment_page_(fragment_page),
@@ -205,8 +223,9 @@ class waiter {
       finish();
     };
     io_.restart();  // after an earlier wait() ran out of work
-    for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(a), on_exit);
+    server_.start();
     asio::co_spawn(io_, watchdog(timeout), on_exit);
+    // Returns once finish() has paused the server and its connections have ended.
     io_.run();
     if (outcome_) return std::move(*outcome_);
     const auto within = timeout.count() % 1000 == 0 ? std::to_string(timeout.count() / 1000) + " s"
@@ -216,19 +235,30 @@ class waiter {
                             "; sign in again, and complete it in the browser in time");
   }
 
+  /// A request of the browser's; after the sign-in response, waiting ends once the browser
+  /// has its page (the connection closed gracefully).
+  http_server::reply respond(const request& req) {
+    reply r = handle(req);
+    http_server::reply out(std::move(r.res));
+    if (r.final) {
+      out.res.keep_alive(false);
+      out.then = [this] { finish(); };
+    }
+    return out;
+  }
+
  private:
   struct reply {
     response res;
     bool final = false;
   };
 
+  /// Stops accepting and closes every connection; the listeners stay for another wait().
   void finish() {
     if (done_) return;
     done_ = true;
-    boost::system::error_code ignored;
     timer_.cancel();
-    for (auto& a : acceptors_) a.cancel(ignored);  // kept open for another wait()
-    for (auto* s : live_) s->socket().close(ignored);
+    server_.pause();
   }
 
   asio::awaitable<void> watchdog(milliseconds timeout) {
@@ -236,110 +266,6 @@ class waiter {
     auto [ec] = co_await timer_.async_wait(use_tuple);
     // A response being written when time runs out still counts; its write has a deadline.
     if (!ec && !outcome_) finish();
-  }
-
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
-    while (!done_) {
-      auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-      if (done_ || ec == asio::error::operation_aborted) co_return;
-      if (ec) {
-        // Out of descriptors and the like: log, breathe, go on (the browser will retry).
-        spdlog::debug("loopback: accept failed: {}", ec.message());
-        asio::steady_timer pause(io_, milliseconds(50));
-        co_await pause.async_wait(use_tuple);
-        continue;
-      }
-      if (live_.size() >= max_connections) continue;  // the socket closes as it goes
-      asio::co_spawn(io_, serve(std::move(socket)), [this](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::debug("loopback: connection failed: {}", ex.what());
-          }
-        }
-      });
-    }
-  }
-
-  asio::awaitable<void> serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    live_.insert(&stream);
-    struct unregister {
-      std::set<beast::tcp_stream*>& live;
-      beast::tcp_stream* s;
-      ~unregister() { live.erase(s); }
-    } guard{live_, &stream};
-
-    read_buffer buffer(max_header_bytes + max_body_bytes);
-    for (;;) {
-      request_parser parser;
-      parser.header_limit(max_header_bytes);
-      parser.body_limit(max_body_bytes);
-      stream.expires_after(io_deadline);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
-      if (done_) co_return;
-      if (!ec && parser.get()[http::field::expect] == "100-continue" && !parser.is_done()) {
-        // curl and others wait for this before sending a large body.
-        static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-        std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(go_on), use_tuple);
-      }
-      if (!ec && !parser.is_done()) {
-        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, use_tuple);
-      }
-      if (done_) co_return;
-      if (ec) {
-        co_await refuse(stream, ec);
-        co_return;
-      }
-
-      const request& req = parser.get();
-      reply r = handle(req);
-      r.res.keep_alive(req.keep_alive() && !r.final);
-      stream.expires_after(io_deadline);
-      auto [wec, wn] = co_await http::async_write(stream, r.res, use_tuple);
-      if (r.final) {
-        co_await close_gracefully(stream);
-        finish();
-        co_return;
-      }
-      if (done_ || wec || !r.res.keep_alive()) co_return;
-    }
-  }
-
-  /// Answers a request that could not be read (too large, malformed) and closes.
-  asio::awaitable<void> refuse(beast::tcp_stream& stream, const boost::system::error_code& ec) {
-    std::optional<response> res;
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      res = simple_error(http::status::request_header_fields_too_large, "Request too large.");
-    } else if (ec == http::error::body_limit) {
-      res = simple_error(http::status::payload_too_large, "Request too large.");
-    } else if (ec.category() == make_error_code(http::error::bad_target).category() &&
-               ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      res = simple_error(http::status::bad_request, "Malformed request.");
-    }
-    spdlog::debug("loopback: request not read: {}", ec.message());
-    if (!res) co_return;  // closed, timed out, reset: nobody to answer
-    res->keep_alive(false);
-    stream.expires_after(io_deadline);
-    co_await http::async_write(stream, *res, use_tuple);
-    co_await close_gracefully(stream);
-  }
-
-  /// Half-closes and drains what the client still sends for a moment, so that closing does not
-  /// reset the connection before the client has read our response (RFC 9112 section 9.6).
-  asio::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(1));
-    std::array<char, 4096> scratch;
-    std::size_t drained = 0;
-    while (drained < 256 * 1024) {
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
-      if (ec) break;
-      drained += n;
-    }
-    stream.socket().close(ignored);
   }
 
   bool origin_allowed(const request& req) const {
@@ -432,59 +358,49 @@ class waiter {
   }
 
   asio::io_context& io_;
-  std::vector<tcp::acceptor>& acceptors_;
+  http_server& server_;
   std::uint16_t port_;
   std::string path_;
   bool fragment_page_;
   asio::steady_timer timer_;
   std::optional<result<params>> outcome_;
   bool done_ = false;
-  std::set<beast::tcp_stream*> live_;
 };
 
-result<tcp::acceptor> listen_on(asio::io_context& io, const tcp::endpoint& ep) {
-  tcp::acceptor a(io);
-  boost::system::error_code ec;
-  a.open(ep.protocol(), ec);
-  if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
-  // Lets a new sign-in reuse a fixed port while the last one's connections are in TIME_WAIT;
-  // on Linux it never lets two listeners share the port.
-  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return failure{ec,
-                   "cannot listen on " + ep.address().to_string() + " port " +
-                       std::to_string(ep.port()) + ": " + ec.message(),
-                   {}};
-  }
-  return a;
+response error_page(http::status status) {
+  return simple_error(
+      status, status == http::status::bad_request ? "Malformed request." : "Request too large.");
 }
 
 }  // namespace
 
 result<loopback_listener> loopback_listener::open(std::uint16_t port, bool dual_stack) {
   auto p = std::make_unique<impl>();
-  const auto v4 = asio::ip::make_address_v4("127.0.0.1");
-  const auto v6 = asio::ip::address_v6::loopback();
+  const auto handler = [owner = p.get()](const request& req) -> http_server::reply {
+    if (owner->current) return owner->current->respond(req);
+    // Between two waits, or closing: nobody to hand a sign-in response to.
+    auto res = simple_error(http::status::service_unavailable, "Not waiting for a sign-in.");
+    res.keep_alive(false);
+    return res;
+  };
 
   // With port 0 the system picks the IPv4 port, which may be taken on ::1: try a few.
+  std::size_t listeners = 0;
   for (int attempt = 0; attempt < 16; ++attempt) {
-    auto a4 = listen_on(p->io, {v4, port});
+    auto& server = p->new_server();
+    auto a4 = server.listen({"127.0.0.1", port, false, "loopback"}, handler, error_page);
     if (!a4) {
       auto f = a4.error();
       f.code = make_error_code(errc::connect_failed);
       return f;
     }
-    const std::uint16_t bound = a4->local_endpoint().port();
-    p->acceptors.clear();
-    p->acceptors.push_back(std::move(*a4));
-    p->port = bound;
+    p->port = *a4;
+    listeners = 1;
     if (!dual_stack) break;
 
-    auto a6 = listen_on(p->io, {v6, bound});
+    auto a6 = server.listen({"::1", *a4, false, "loopback"}, handler, error_page);
     if (a6) {
-      p->acceptors.push_back(std::move(*a6));
+      listeners = 2;
       break;
     }
     const auto why = a6.error().code;
@@ -501,7 +417,7 @@ result<loopback_listener> loopback_listener::open(std::uint16_t port, bool dual_
     break;
   }
   spdlog::debug("loopback: listening on port {} ({})", p->port,
-                p->acceptors.size() > 1 ? "127.0.0.1 and ::1" : "127.0.0.1");
+                listeners > 1 ? "127.0.0.1 and ::1" : "127.0.0.1");
   return loopback_listener(std::move(p));
 }
 
@@ -517,8 +433,11 @@ std::uint16_t loopback_listener::port() const noexcept {
 result<mailoauth::detail::secret_fields> loopback_listener::wait(
     const std::string& path, bool fragment_page, std::chrono::milliseconds timeout) {
   if (!impl_) return make_failure(errc::invalid_argument, "the loopback listener was moved from");
-  waiter w(impl_->io, impl_->acceptors, impl_->port, path, fragment_page);
-  return w.run(timeout);
+  waiter w(impl_->io, *impl_->server, impl_->port, path, fragment_page);
+  impl_->current = &w;
+  auto got = w.run(timeout);
+  impl_->current = nullptr;
+  return got;
 }
 
 }  // namespace mailoauth::net

@@ -1,5 +1,6 @@
 #include "net/tls.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include <openssl/ssl.h>
@@ -21,6 +22,21 @@ std::string configure_client_context(boost::asio::ssl::context& ctx, const std::
     ctx.load_verify_file(cafile, ec);
     if (ec) return "cannot load CA file " + cafile + ": " + ec.message();
   }
+  return {};
+}
+
+std::string configure_server_context(boost::asio::ssl::context& ctx,
+                                     std::string_view cert_chain_pem, std::string_view key_pem) {
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(boost::asio::ssl::context::default_workarounds);
+  boost::system::error_code ec;
+  ctx.use_certificate_chain(boost::asio::buffer(cert_chain_pem.data(), cert_chain_pem.size()), ec);
+  if (ec) return "cannot use the server certificate: " + ec.message();
+  ctx.use_private_key(boost::asio::buffer(key_pem.data(), key_pem.size()),
+                      boost::asio::ssl::context::pem, ec);
+  if (ec) return "cannot use the server's private key: " + ec.message();
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    return "the server's private key does not match its certificate";
   return {};
 }
 

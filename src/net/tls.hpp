@@ -1,5 +1,5 @@
-// Internal: the TLS client settings every connection uses, and what to tell the user when
-// the handshake fails.
+// Internal: the TLS settings every connection uses, client and server side, and what to tell
+// the user when the handshake fails.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace mailoauth::net::detail {
@@ -16,6 +17,11 @@ using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 /// A client context: TLS 1.2 or later, peer verification on, CAs from `cafile` or the system.
 /// Returns an error message when the CA file cannot be loaded.
 std::string configure_client_context(boost::asio::ssl::context& ctx, const std::string& cafile);
+
+/// A server context (tcp_server): TLS 1.2 or later, the certificate chain (PEM, leaf first)
+/// and its private key (PEM). Returns an error message when either cannot be used.
+std::string configure_server_context(boost::asio::ssl::context& ctx,
+                                     std::string_view cert_chain_pem, std::string_view key_pem);
 
 /// Sets SNI (for names, never for address literals, RFC 6066 section 3) and the name or
 /// address that the certificate must match.
