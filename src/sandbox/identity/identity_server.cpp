@@ -271,10 +271,6 @@ result<void> identity_server::approve_device_code(std::string_view user_code,
   return impl_->auth.approve_device_code(user_code, username);
 }
 
-result<void> identity_server::decline_device_code(std::string_view user_code) {
-  return impl_->auth.decline_device_code(user_code);
-}
-
 result<secret> identity_server::mint_access_token(const mint_request& request) const {
   return impl_->auth.mint_access_token(request);
 }

@@ -102,8 +102,6 @@ class identity_server {
   /// (with consent to what the app asked for) and the next poll gets the tokens. Fails for an
   /// unknown, used or expired code or an unknown user.
   result<void> approve_device_code(std::string_view user_code, std::string_view username);
-  /// The user cancels: the next poll gets authorization_declined.
-  result<void> decline_device_code(std::string_view user_code);
 
   /// An access token signed like the platform's own, without a flow.
   [[nodiscard]] result<secret> mint_access_token(const mint_request& request) const;
