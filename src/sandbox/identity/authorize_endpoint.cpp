@@ -46,7 +46,11 @@ bool redirect_matches(const std::string& registered, const std::string& requeste
   const bool loopback =
       r.scheme == "http" && (r.host == "localhost" || r.host == "127.0.0.1" || r.host == "[::1]");
   if (requested.find('#') != std::string::npos) return false;  // RFC 6749 section 3.1.2
-  if (loopback) return q.scheme == r.scheme && q.host == r.host && q.rest == r.rest;
+  // Any port, but a port: digits (RFC 3986 section 3.2.3). Anything else would go into the
+  // Location and Content-Security-Policy headers as the request wrote it, CR and LF included.
+  if (loopback)
+    return q.scheme == r.scheme && q.host == r.host && q.rest == r.rest &&
+           q.port.find_first_not_of("0123456789") == std::string::npos;
   return q.scheme == r.scheme && q.host == r.host && q.port == r.port && q.rest == r.rest;
 }
 

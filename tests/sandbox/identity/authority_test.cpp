@@ -266,5 +266,40 @@ TEST_F(authority_test, a_nonce_of_any_bytes_still_gets_an_id_token) {
   EXPECT_THAT(out.body, HasSubstr("\"id_token\""));
 }
 
+TEST_F(authority_test, request_text_that_is_not_utf8_is_quoted_as_valid_json) {
+  // AADSTS700016 quotes the client_id: a byte that is not UTF-8 becomes U+FFFD, so that the
+  // answer is still JSON (RFC 8259 section 8.1) and the client can read the error.
+  const auto out =
+      post(base + "token", "client_id=caf%C3%A9%FF%C0%80&grant_type=client_credentials");
+  EXPECT_EQ(out.status, 400U);
+  boost::system::error_code ec;
+  const auto doc = boost::json::parse(out.body, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(text(doc.as_object(), "error"), "unauthorized_client");
+  EXPECT_THAT(text(doc.as_object(), "error_description"),
+              HasSubstr("'caf\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'"));
+}
+
+TEST_F(authority_test, a_loopback_redirect_uri_matches_any_port_but_only_a_port) {
+  const auto authorize = [&](const std::string& redirect) {
+    return get(base + "authorize?client_id=" + mail_app +
+               "&response_type=bogus&redirect_uri=" + redirect);
+  };
+  // RFC 8252 section 7.3: any port of the registered http://localhost, so the error goes back
+  // to the app.
+  const auto ok = authorize("http%3A%2F%2Flocalhost%3A53117");
+  EXPECT_EQ(ok.status, 302U);
+  EXPECT_THAT(header(ok, "Location"), ::testing::StartsWith("http://localhost:53117?error="));
+  // A "port" with a line break in it is no port: the page says so, nothing is redirected.
+  for (const auto* bad : {"http%3A%2F%2Flocalhost%3A1%0D%0ASet-Cookie%20a%3Db",
+                          "http%3A%2F%2Flocalhost%3A5%007", "http%3A%2F%2Flocalhost%3Ax"}) {
+    const auto out = authorize(bad);
+    EXPECT_EQ(out.status, 400U) << bad;
+    EXPECT_EQ(page_name(out), "error") << bad;
+    EXPECT_THAT(out.body, HasSubstr("AADSTS50011")) << bad;
+    EXPECT_EQ(header(out, "Location"), "") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace mailoauth::identity_test
