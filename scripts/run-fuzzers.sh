@@ -13,7 +13,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 all_targets=(fuzz_imap_session fuzz_pop3_session fuzz_smtp_session fuzz_line_buffer
-  fuzz_xoauth2 fuzz_oauthbearer fuzz_error_challenge fuzz_base64)
+  fuzz_xoauth2 fuzz_oauthbearer fuzz_error_challenge fuzz_base64 fuzz_identity_request
+  fuzz_web_form)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 
 # libFuzzer comes with clang; the sanitizer flags themselves are set in fuzz/CMakeLists.txt.
@@ -37,6 +38,7 @@ dict_for() {
     fuzz_pop3_session) echo "$root/fuzz/dict/pop3.dict" ;;
     fuzz_smtp_session) echo "$root/fuzz/dict/smtp.dict" ;;
     fuzz_line_buffer) echo "$root/fuzz/dict/line_buffer.dict" ;;
+    fuzz_identity_request | fuzz_web_form) echo "$root/fuzz/dict/identity.dict" ;;
     *) echo "$root/fuzz/dict/sasl.dict" ;;
   esac
 }
