@@ -4,6 +4,7 @@ fuzzers and SASL messages for the decoder fuzzers. Run it again after changing i
 are committed so that a fuzz run needs nothing but the build."""
 
 import base64
+import hashlib
 import os
 import shutil
 
@@ -237,6 +238,113 @@ LINE_BUFFER = {
 }
 
 
+# The identity platform: requests separated by NUL, each "METHOD TARGET", headers, a blank line
+# and the body (fuzz/identity_request_fuzzer.cpp). {placeholders} are what the platform handed
+# out earlier in the same input.
+TENANT = "6f1c1a52-3c6d-4b8e-9a51-0d3b0c7a2e11"
+MAIL = "0d5b1c7e-2f44-4c1b-9a8e-6b1e2b9f3a01"
+IMPLICIT_APP = "1e6c2d8f-3055-4d2c-8b9f-7c2f3ca04b02"
+DAEMON = "2f7d3e90-4166-4e3d-9ca0-8d304db15c03"
+USER = "test%40contoso.onmicrosoft.com"
+V2 = "/" + TENANT + "/oauth2/v2.0/"
+FORM = "Content-Type: application/x-www-form-urlencoded"
+SCOPES = ("openid%20email%20offline_access%20https%3A%2F%2Foutlook.office365.com%2F"
+          "IMAP.AccessAsUser.All%20https%3A%2F%2Foutlook.office365.com%2FSMTP.Send")
+VERIFIER = "dBjftJeZ4CVP-mJ92K9Ydbd14-JSjBcXSOJhtvCk-mailoauth-fuzz"
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
+
+
+def http(method, target, body="", *headers):
+    return "\n".join([method + " " + target, *headers, "", body])
+
+
+def flow(*requests):
+    return "\x00".join(requests)
+
+
+AUTHORIZE = (V2 + "authorize?client_id=" + MAIL + "&response_type=code&redirect_uri="
+             "http%3A%2F%2Flocalhost%3A53117&scope=" + SCOPES + "&state=s-1&nonce=n-1"
+             "&code_challenge=" + CHALLENGE + "&code_challenge_method=S256")
+LOGIN = http("POST", "/login", "ctx={ctx}&login=" + USER + "&passwd={password}", FORM)
+CONSENT = http("POST", "/consent", "ctx={ctx}&decision=accept", FORM)
+REDEEM = http("POST", V2 + "token", "client_id=" + MAIL + "&grant_type=authorization_code"
+              "&code={code}&redirect_uri=http%3A%2F%2Flocalhost%3A53117&code_verifier=" + VERIFIER,
+              FORM)
+REFRESH = http("POST", V2 + "token", "client_id=" + MAIL + "&grant_type=refresh_token"
+               "&refresh_token={refresh_token}&scope=" + SCOPES, FORM)
+DEVICECODE = http("POST", V2 + "devicecode", "client_id=" + MAIL + "&scope=" + SCOPES, FORM)
+POLL = "client_id=" + MAIL + "&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code" \
+       "&device_code={device_code}"
+
+IDENTITY = {
+    "code-flow": flow(http("GET", AUTHORIZE), LOGIN, CONSENT, REDEEM, REFRESH, REFRESH),
+    "code-flow-twice": flow(http("GET", AUTHORIZE), LOGIN, CONSENT, REDEEM, REDEEM),
+    "session-cookie": flow(
+        http("GET", AUTHORIZE), LOGIN, CONSENT,
+        http("GET", AUTHORIZE + "&prompt=none", "", "Cookie: mailoauth_sandbox_session={session}"),
+        http("GET", AUTHORIZE + "&prompt=consent", "",
+             "Cookie: a=b; mailoauth_sandbox_session={session}"), CONSENT),
+    "consent-declined": flow(http("GET", AUTHORIZE.replace("code_challenge=", "response_mode="
+                                                           "form_post&code_challenge=")),
+                             LOGIN, http("POST", "/consent", "ctx={ctx}&decision=cancel", FORM)),
+    "wrong-password": flow(http("GET", AUTHORIZE),
+                           http("POST", "/login", "ctx={ctx}&login=" + USER + "&passwd=no", FORM),
+                           http("POST", "/login", "ctx={ctx}&login=nobody&passwd=x", FORM), LOGIN),
+    "device-flow": flow(DEVICECODE, http("POST", "/devicelogin", "otc={user_code}", FORM), LOGIN,
+                        CONSENT, http("POST", V2 + "token", POLL, FORM, "Advance: 6"), REFRESH),
+    "device-polling": flow(DEVICECODE, http("POST", V2 + "token", POLL, FORM),
+                           http("POST", V2 + "token", POLL, FORM, "Advance: 11"),
+                           http("GET", "/devicelogin"),
+                           http("POST", "/devicelogin", "otc=abc-def-ghj", FORM),
+                           http("POST", V2 + "token", POLL, FORM, "Advance: 2000")),
+    "implicit-form-post": flow(
+        http("GET", V2 + "authorize?client_id=" + IMPLICIT_APP + "&response_type=id_token%20token"
+             "&response_mode=form_post&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid"
+             "%20https%3A%2F%2Foutlook.office365.com%2FIMAP.AccessAsUser.All&nonce=n%00%FF"),
+        LOGIN),
+    "implicit-refused": http("GET", V2 + "authorize?client_id=" + MAIL + "&response_type=token"
+                             "&scope=openid&redirect_uri=ms-app%3A%2F%2Fs-1-15%2F"),
+    "client-credentials-basic": http(
+        "POST", "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        "grant_type=client_credentials&scope=https%3A%2F%2Foutlook.office365.com%2F.default",
+        FORM, "Authorization: {basic}", "client-request-id: 0b4f1c8e-2f44-4c1b-9a8e-6b1e2b9f3a01"),
+    "client-credentials-post": http(
+        "POST", "/organizations/oauth2/v2.0/token",
+        "client_id=" + DAEMON + "&client_secret={secret}&grant_type=client_credentials"
+        "&scope=https%3A%2F%2Foutlook.office365.com%2F.default", FORM),
+    "discovery": flow(http("GET", "/common/v2.0/.well-known/openid-configuration"),
+                      http("GET", "/" + TENANT + "/v2.0/.well-known/openid-configuration"),
+                      http("GET", "/" + TENANT + "/discovery/v2.0/keys"),
+                      http("GET", "/consumers/discovery/keys"),
+                      http("GET", "/nobody.example/v2.0/.well-known/openid-configuration"),
+                      http("GET", "/favicon.ico")),
+    "errors": flow(
+        http("GET", V2 + "authorize?client_id=" + MAIL + "&redirect_uri=http%3A%2F%2Fevil.example"),
+        http("GET", V2 + "authorize?client_id=00000000-0000-0000-0000-000000000000"),
+        http("GET", V2 + "authorize?client_id=" + MAIL + "&response_type=bogus&state=<x-fuzz>"),
+        http("GET", V2 + "authorize?client_id=" + MAIL + "&client_id=" + MAIL),
+        http("GET", V2 + "authorize?client_id=%zz"),
+        http("PUT", V2 + "authorize"),
+        http("GET", V2 + "token"),
+        http("POST", V2 + "token", '{"grant_type":"client_credentials","client_id":"' + DAEMON +
+             '"}', "Content-Type: application/json"),
+        http("POST", V2 + "token", "grant_type=password&client_id=" + MAIL, FORM),
+        http("POST", V2 + "token", "client_id=" + MAIL + "&grant_type=client_credentials",
+             FORM, "Authorization: Basic !!!"),
+        http("POST", "/consumers/oauth2/v2.0/devicecode", "client_id=" + MAIL, FORM),
+        http("GET", "/login")),
+}
+
+WEB_FORM = {
+    "query": "client_id=abc&response_type=code&redirect_uri=http%3A%2F%2Flocalhost&state=x+y",
+    "repeated": "code=1&state=2&code=3",
+    "broken-escape": "a=%zz&b=%4",
+    "empty-parts": "&&=x&a&b=&=&c==d",
+    "bytes": "n=%00%FF%e2%82%ac&%2B=+",
+    "html": "<x-fuzz a=\"1\" b='2'>&amp;",
+}
+
+
 def write(target, cases):
     d = os.path.join(HERE, "corpus", target)
     shutil.rmtree(d, ignore_errors=True)
@@ -256,3 +364,5 @@ write("fuzz_xoauth2", XOAUTH2)
 write("fuzz_oauthbearer", OAUTHBEARER)
 write("fuzz_error_challenge", ERROR_CHALLENGE)
 write("fuzz_base64", BASE64)
+write("fuzz_identity_request", IDENTITY)
+write("fuzz_web_form", WEB_FORM)

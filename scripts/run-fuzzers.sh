@@ -14,7 +14,8 @@ build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 all_targets=(fuzz_imap_session fuzz_pop3_session fuzz_smtp_session
   fuzz_imap_server fuzz_pop3_server fuzz_smtp_server fuzz_line_buffer
-  fuzz_xoauth2 fuzz_oauthbearer fuzz_error_challenge fuzz_base64)
+  fuzz_xoauth2 fuzz_oauthbearer fuzz_error_challenge fuzz_base64 fuzz_identity_request
+  fuzz_web_form)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 
 # libFuzzer comes with clang; the sanitizer flags themselves are set in fuzz/CMakeLists.txt.
@@ -41,6 +42,7 @@ dict_for() {
     fuzz_pop3_server) echo "$root/fuzz/dict/pop3_server.dict" ;;
     fuzz_smtp_server) echo "$root/fuzz/dict/smtp_server.dict" ;;
     fuzz_line_buffer) echo "$root/fuzz/dict/line_buffer.dict" ;;
+    fuzz_identity_request | fuzz_web_form) echo "$root/fuzz/dict/identity.dict" ;;
     *) echo "$root/fuzz/dict/sasl.dict" ;;
   esac
 }

@@ -97,59 +97,92 @@ std::vector<std::string> roles_claim(jwt_t* j) {
   return roles;
 }
 
+// The one RS256 signer of the sandbox: access tokens and ID tokens alike get the header
+// {"typ":"JWT","alg":"RS256","kid":...} and a PKCS#1 v1.5 SHA-256 signature (RFC 7518 section
+// 3.3). The claims are serialized as given, in the caller's order. Not libjwt: its JSON loader
+// refuses a \u0000 or invalid UTF-8 in a claim, and an ID token's nonce is the client's text.
+result<std::string> sign_jwt(const signing_key& key, const json::object& claims,
+                             std::string_view what) {
+  const json::object header{{"typ", "JWT"}, {"alg", "RS256"}, {"kid", key.kid}};
+  const auto input = oauth::base64url_encode(json::serialize(header)) + "." +
+                     oauth::base64url_encode(json::serialize(claims));
+  const auto fail = [&](std::string_view why) {
+    return make_failure(errc::invalid_argument,
+                        "could not sign the " + std::string(what) + " (" + std::string(why) + ")");
+  };
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(key.private_pem.data(), static_cast<int>(key.private_pem.size())), &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr,
+      &EVP_PKEY_free);
+  if (!pkey || EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_RSA)
+    return fail("the signing key is not an RSA private key");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  std::size_t len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1)
+    return fail("RS256 failed");
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
+                     input.size()) != 1)
+    return fail("RS256 failed");
+  sig.resize(len);
+  return input + "." + oauth::base64url_encode(sig);
+}
+
 }  // namespace
 
 result<std::string> sign_access_token(const signing_key& key, const access_claims& c) {
-  jwt_t* raw = nullptr;
-  if (jwt_new(&raw) != 0) return make_failure(errc::store_failed, "out of memory signing a token");
-  jwt_ptr token(raw);
-  int rc = 0;
-  rc |= jwt_add_header(token.get(), "kid", key.kid.c_str());
-  // Microsoft's v1.0 access tokens for Exchange Online carry these claims; the mail servers read
-  // aud, scp or roles, upn and exp.
-  rc |= jwt_add_grant(token.get(), "aud", c.audience.c_str());
-  rc |= jwt_add_grant(token.get(), "iss", c.issuer.c_str());
-  rc |= jwt_add_grant_int(token.get(), "iat", c.issued_at);
-  rc |= jwt_add_grant_int(token.get(), "nbf", c.not_before);
-  rc |= jwt_add_grant_int(token.get(), "exp", c.expires_at);
-  rc |= jwt_add_grant(token.get(), "appid", c.client_id.c_str());
-  rc |= jwt_add_grant(token.get(), "oid", c.object_id.c_str());
-  rc |= jwt_add_grant(token.get(), "tid", c.tenant_id.c_str());
-  rc |= jwt_add_grant(token.get(), "ver", "1.0");
   // uti: Microsoft's unique token id. Without it two tokens issued in the same second for the
   // same grant would be byte-identical, and a rotation could not be told from a replay.
   unsigned char id[16];
   if (RAND_bytes(id, sizeof id) != 1)
     return make_failure(errc::invalid_argument, "no randomness for the token id");
-  rc |= jwt_add_grant(
-      token.get(), "uti",
-      oauth::base64url_encode(std::string_view(reinterpret_cast<const char*>(id), sizeof id))
-          .c_str());
-  if (!c.username.empty()) {
-    rc |= jwt_add_grant(token.get(), "upn", c.username.c_str());
-    rc |= jwt_add_grant(token.get(), "unique_name", c.username.c_str());
-    rc |= jwt_add_grant(token.get(), "sub", c.object_id.c_str());
-  } else {
-    rc |= jwt_add_grant(token.get(), "sub", c.object_id.c_str());
-  }
-  if (!c.scopes.empty()) rc |= jwt_add_grant(token.get(), "scp", join(c.scopes).c_str());
+  // Microsoft's v1.0 access tokens for Exchange Online carry these claims; the mail servers read
+  // aud, scp or roles, upn and exp. In name order, as the tokens have always been written.
+  json::object claims;
+  claims["appid"] = c.client_id;
+  claims["aud"] = c.audience;
+  claims["exp"] = c.expires_at;
+  claims["iat"] = c.issued_at;
+  claims["iss"] = c.issuer;
+  claims["nbf"] = c.not_before;
+  claims["oid"] = c.object_id;
   if (!c.roles.empty()) {
-    json::object doc;
     json::array roles;
     for (const auto& r : c.roles) roles.emplace_back(r);
-    doc["roles"] = std::move(roles);
-    rc |= jwt_add_grants_json(token.get(), json::serialize(doc).c_str());
+    claims["roles"] = std::move(roles);
   }
-  rc |= jwt_set_alg(token.get(), JWT_ALG_RS256,
-                    reinterpret_cast<const unsigned char*>(key.private_pem.data()),
-                    static_cast<int>(key.private_pem.size()));
-  if (rc != 0)
-    return make_failure(errc::invalid_argument,
-                        "could not build the access token (bad claims or signing key)");
-  std::unique_ptr<char, c_string_deleter> encoded(jwt_encode_str(token.get()));
-  if (!encoded)
-    return make_failure(errc::invalid_argument, "could not sign the access token (bad key)");
-  return std::string(encoded.get());
+  if (!c.scopes.empty()) claims["scp"] = join(c.scopes);
+  claims["sub"] = c.object_id;
+  claims["tid"] = c.tenant_id;
+  if (!c.username.empty()) {
+    claims["unique_name"] = c.username;
+    claims["upn"] = c.username;
+  }
+  claims["uti"] =
+      oauth::base64url_encode(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
+  claims["ver"] = "1.0";
+  return sign_jwt(key, claims, "access token");
+}
+
+result<std::string> sign_id_token(const signing_key& key, const id_claims& c) {
+  json::object claims;
+  claims["aud"] = c.audience;
+  claims["iss"] = c.issuer;
+  claims["iat"] = c.issued_at;
+  claims["nbf"] = c.not_before;
+  claims["exp"] = c.expires_at;
+  if (!c.name.empty()) claims["name"] = c.name;
+  claims["oid"] = c.object_id;
+  claims["preferred_username"] = c.preferred_username;
+  if (!c.email.empty()) claims["email"] = c.email;
+  claims["sub"] = c.subject;
+  claims["tid"] = c.tenant_id;
+  claims["ver"] = "2.0";
+  if (!c.nonce.empty()) claims["nonce"] = c.nonce;
+  return sign_jwt(key, claims, "ID token");
 }
 
 result<access_claims> verify_access_token(std::string_view token, const std::string& public_pem,

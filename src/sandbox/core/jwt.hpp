@@ -38,8 +38,27 @@ struct access_claims {
   std::int64_t expires_at = 0;  // exp
 };
 
+/// What an ID token says: Microsoft's v2.0 ID token (OpenID Connect Core section 2) for the
+/// app that asked for `openid`. Empty `name`, `email` and `nonce` are left out.
+struct id_claims {
+  std::string issuer;              // iss: {authority}/{tenant id}/v2.0
+  std::string audience;            // aud: the app's client id
+  std::string tenant_id;           // tid
+  std::string object_id;           // oid: the user's
+  std::string subject;             // sub: pairwise, per user and app
+  std::string preferred_username;  // the UPN
+  std::string name;
+  std::string email;
+  std::string nonce;
+  std::int64_t issued_at = 0;   // iat, unix seconds
+  std::int64_t not_before = 0;  // nbf
+  std::int64_t expires_at = 0;  // exp
+};
+
 /// Signs `claims` with RS256 under `key` (header: typ JWT, alg RS256, kid).
 result<std::string> sign_access_token(const signing_key& key, const access_claims& claims);
+/// Signs an ID token the same way, with the same key and header.
+result<std::string> sign_id_token(const signing_key& key, const id_claims& claims);
 
 /// Verifies a compact JWT: exactly RS256 (any other alg, "none" and HS256 with the public key as
 /// its secret included, is refused before libjwt sees the key), the signature under

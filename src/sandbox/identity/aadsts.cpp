@@ -6,12 +6,63 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cstdint>
+
 namespace mailoauth::sandbox::detail {
 namespace {
 
+// A message quotes request text (a client_id, a scope, a method), which may be any bytes; the
+// message goes into JSON, which must be UTF-8 (RFC 8259 section 8.1), and into pages. Each
+// byte that does not start a well-formed sequence (RFC 3629 section 4) becomes U+FFFD.
+std::string valid_utf8(std::string message) {
+  const std::string_view s = message;
+  std::size_t i = 0;
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  if (i == s.size()) return message;
+  std::string out(s.substr(0, i));
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t more = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t least = 0;
+    if (b < 0x80) {
+      out += s[i++];
+      continue;
+    }
+    if ((b & 0xE0) == 0xC0) {
+      more = 1;
+      cp = b & 0x1Fu;
+      least = 0x80;
+    } else if ((b & 0xF0) == 0xE0) {
+      more = 2;
+      cp = b & 0x0Fu;
+      least = 0x800;
+    } else if ((b & 0xF8) == 0xF0) {
+      more = 3;
+      cp = b & 0x07u;
+      least = 0x10000;
+    }
+    bool ok = more > 0 && i + more < s.size();
+    for (std::size_t k = 1; ok && k <= more; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      ok = (c & 0xC0) == 0x80;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
+    if (ok && cp >= least && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF)) {
+      out += s.substr(i, more + 1);
+      i += more + 1;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 aad_error make(unsigned status, std::string error, int code, std::string message,
                std::string suberror = {}) {
-  return {status, std::move(error), code, std::move(message), std::move(suberror)};
+  return {status, std::move(error), code, valid_utf8(std::move(message)), std::move(suberror)};
 }
 
 std::string q(std::string_view s) {

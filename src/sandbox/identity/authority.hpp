@@ -39,9 +39,11 @@ class authority {
   [[nodiscard]] identity_endpoints endpoints() const;
   [[nodiscard]] const identity_options& options() const noexcept;
 
-  /// Answers one request. Thread-safe.
+  /// Answers one request: a pure function of the request and the platform's state, no I/O.
+  /// Thread-safe.
   http_out handle(const http_in& request);
 
+  /// The sandbox signs the user in on the device flow's behalf (identity_server's).
   result<void> approve_device_code(std::string_view user_code, std::string_view username);
   [[nodiscard]] result<secret> mint_access_token(const mint_request& request) const;
 
