@@ -4,6 +4,7 @@
 // device-login page and the API, and ID tokens signed by the core's signer.
 #include "identity_fixture.hpp"
 
+#include "oauth/base64url.hpp"
 #include "sandbox/core/jwt.hpp"
 #include "sandbox/core/pki.hpp"
 #include "sandbox/identity/authority.hpp"
@@ -62,7 +63,7 @@ boost::json::object jwt_part(const std::string& jwt, int part) {
   std::size_t start = 0;
   for (int i = 0; i < part; ++i) start = jwt.find('.', start) + 1;
   const auto end = jwt.find('.', start);
-  const auto text = sandbox::base64url_decode(jwt.substr(start, end - start));
+  const auto text = oauth::base64url_decode(jwt.substr(start, end - start));
   if (!text) return {};
   return boost::json::parse(*text).as_object();
 }
