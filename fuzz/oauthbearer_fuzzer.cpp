@@ -13,6 +13,8 @@
 
 #include "fuzz_check.hpp"
 
+#include <stdexcept>
+
 using namespace mailoauth;
 
 namespace {
@@ -35,6 +37,20 @@ void check_encoder(std::string_view in) {
   if (token.empty() || token.find('\x01') != std::string_view::npos ||
       host.find('\x01') != std::string_view::npos)
     return;
+  const auto control = [](std::string_view v) {
+    return v.find_first_of(std::string_view("\x01\r\n\0", 4)) != std::string_view::npos;
+  };
+  if (control(user) || control(token) || control(host)) {
+    // The encoder refuses what would corrupt the response or the command line.
+    bool refused = false;
+    try {
+      (void)sasl::oauthbearer_response(user, secret(std::string(token)), host);
+    } catch (const std::invalid_argument&) {
+      refused = true;
+    }
+    MAILOAUTH_FUZZ_CHECK(refused, "the encoder took a control character");
+    return;
+  }
   std::optional<std::uint16_t> port;
   if (first >= 2 && (static_cast<unsigned char>(in[0]) & 1))
     port = static_cast<std::uint16_t>(static_cast<unsigned char>(in[0]) << 8 |

@@ -12,6 +12,8 @@
 
 #include "fuzz_check.hpp"
 
+#include <stdexcept>
+
 using namespace mailoauth;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -36,8 +38,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto user = in.substr(0, nul);
     const auto token = in.substr(nul + 1);
     // The format cannot carry ^A inside a field, nor an empty user or token.
-    if (!user.empty() && !token.empty() && user.find('\x01') == std::string_view::npos &&
+    const bool control =
+        user.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos ||
+        token.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+    if (control && user.find('\x01') == std::string_view::npos &&
         token.find('\x01') == std::string_view::npos) {
+      // The encoder refuses what would corrupt the response or the command line.
+      bool refused = false;
+      try {
+        (void)sasl::xoauth2_response(user, secret(std::string(token)));
+      } catch (const std::invalid_argument&) {
+        refused = true;
+      }
+      MAILOAUTH_FUZZ_CHECK(refused, "the encoder took a control character");
+    } else if (!user.empty() && !token.empty() && user.find('\x01') == std::string_view::npos &&
+               token.find('\x01') == std::string_view::npos) {
       const secret t{std::string(token)};
       const auto r = sasl::decode_xoauth2(sasl::xoauth2_response(user, t).reveal(), &why);
       MAILOAUTH_FUZZ_CHECK(r.has_value(), "the encoder's output does not decode");

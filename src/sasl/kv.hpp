@@ -10,6 +10,11 @@ namespace mailoauth::sasl::detail {
 
 inline constexpr char kvsep = '\x01';
 
+/// True when a field holds ^A, CR, LF or NUL, which no field of a response may hold.
+inline bool has_control(std::string_view v) noexcept {
+  return v.find_first_of(std::string_view("\x01\r\n\0", 4)) != std::string_view::npos;
+}
+
 /// Throws std::invalid_argument when a field would break the response or the command line:
 /// the encoders' own guard, whatever their callers checked (see sasl::invalid_field()).
 void require_valid_fields(std::string_view user, std::string_view token, std::string_view host);

@@ -1,5 +1,7 @@
 #include <mailoauth/sasl.hpp>
 
+#include "sasl/kv.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
@@ -38,9 +40,7 @@ std::optional<mechanism> parse_mechanism(std::string_view text) noexcept {
 }
 
 std::string invalid_field(std::string_view user, std::string_view host) {
-  const auto bad = [](std::string_view v) {
-    return v.find_first_of(std::string_view("\x01\r\n\0", 4)) != std::string_view::npos;
-  };
+  const auto bad = detail::has_control;
   if (bad(user)) return "the user name holds a control character (^A, CR, LF or NUL)";
   if (bad(host)) return "the host name holds a control character (^A, CR, LF or NUL)";
   return {};

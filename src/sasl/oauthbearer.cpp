@@ -135,6 +135,10 @@ std::optional<decoded_response> decode_oauthbearer(std::string_view raw, std::st
   }
   if (!ended) return fail("OAUTHBEARER response does not end with ^A^A");
   if (!have_auth) return fail("OAUTHBEARER response has no auth=Bearer item");
+  // As for XOAUTH2: what the encoder refuses, the decoder refuses too.
+  if (detail::has_control(out.user) || detail::has_control(out.token.reveal()) ||
+      detail::has_control(out.host))
+    return fail("OAUTHBEARER response holds a control character (CR, LF or NUL) in a field");
   return out;
 }
 

@@ -12,7 +12,7 @@ namespace detail {
 
 void require_valid_fields(std::string_view user, std::string_view token, std::string_view host) {
   if (const auto why = invalid_field(user, host); !why.empty()) throw std::invalid_argument(why);
-  if (token.find_first_of(std::string_view("\x01\r\n\0", 4)) != std::string_view::npos)
+  if (has_control(token))
     throw std::invalid_argument("the token holds a control character (^A, CR, LF or NUL)");
 }
 

@@ -49,6 +49,10 @@ std::optional<decoded_response> decode_xoauth2(std::string_view raw, std::string
   }
   if (!have_user || out.user.empty()) return fail("XOAUTH2 response has no user");
   if (!have_auth) return fail("XOAUTH2 response has no auth=Bearer item");
+  // What the encoder refuses, the decoder refuses too: no token holds them, and a user name
+  // with CR or LF would reach logs and replies of the server that decoded it.
+  if (detail::has_control(out.user) || detail::has_control(out.token.reveal()))
+    return fail("XOAUTH2 response holds a control character (CR, LF or NUL) in a field");
   return out;
 }
 
