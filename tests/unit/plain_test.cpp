@@ -73,11 +73,20 @@ TEST(fields, control_characters_are_refused_by_the_encoders) {
 
 TEST(fields, the_decoders_refuse_what_the_encoders_refuse) {
   std::string why;
-  EXPECT_FALSE(decode_xoauth2("user=a\r\nb\x01" "auth=Bearer t\x01\x01", &why));
+  EXPECT_FALSE(
+      decode_xoauth2("user=a\r\nb\x01"
+                     "auth=Bearer t\x01\x01",
+                     &why));
   EXPECT_NE(why.find("control character"), std::string::npos) << why;
-  EXPECT_FALSE(decode_xoauth2("user=a\x01" "auth=Bearer t\0u\x01\x01"s));
-  EXPECT_FALSE(decode_oauthbearer("n,a=a,\x01host=h\nx\x01" "auth=Bearer t\x01\x01"));
-  EXPECT_TRUE(decode_xoauth2("user=a\x01" "auth=Bearer t\x01\x01"));
+  EXPECT_FALSE(
+      decode_xoauth2("user=a\x01"
+                     "auth=Bearer t\0u\x01\x01"s));
+  EXPECT_FALSE(
+      decode_oauthbearer("n,a=a,\x01host=h\nx\x01"
+                         "auth=Bearer t\x01\x01"));
+  EXPECT_TRUE(
+      decode_xoauth2("user=a\x01"
+                     "auth=Bearer t\x01\x01"));
 }
 
 }  // namespace
