@@ -7,7 +7,7 @@
 namespace mailoauth::protocol::detail {
 namespace {
 
-// Overwrites the bytes of [from, to) of s's storage, which erase() left behind past its end.
+// Overwrites the bytes between s.size() and old_size, which erase() left behind past the end.
 void wipe_tail(std::string& s, std::size_t old_size) {
   const auto size = s.size();
   if (old_size <= size) return;
