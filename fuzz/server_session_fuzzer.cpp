@@ -33,22 +33,10 @@ namespace {
 
 using namespace mailoauth;
 using namespace mailoauth::protocol;
+using fuzz::contains;
+using fuzz::split;
 
 constexpr std::string_view good_proof = "good-proof-Zq7X";
-
-std::vector<std::string_view> split(std::string_view bytes, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const auto pos = bytes.find(sep);
-    out.push_back(bytes.substr(0, pos));
-    if (pos == std::string_view::npos) return out;
-    bytes.remove_prefix(pos + 1);
-  }
-}
-
-bool contains(std::string_view hay, std::string_view needle) {
-  return !needle.empty() && hay.find(needle) != std::string_view::npos;
-}
 
 }  // namespace
 

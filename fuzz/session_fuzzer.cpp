@@ -33,6 +33,8 @@ namespace {
 
 using namespace mailoauth;
 using namespace mailoauth::protocol;
+using fuzz::contains;
+using fuzz::split;
 
 std::string make_token(std::size_t n) {
   // Characters of a JWT, none of which the server's fixed replies are likely to hold by chance.
@@ -41,20 +43,6 @@ std::string make_token(std::size_t n) {
   std::string out = "FuzzToken.";
   while (out.size() < n) out.push_back(chars[out.size() % chars.size()]);
   return out;
-}
-
-std::vector<std::string_view> split(std::string_view bytes, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const auto pos = bytes.find(sep);
-    out.push_back(bytes.substr(0, pos));
-    if (pos == std::string_view::npos) return out;
-    bytes.remove_prefix(pos + 1);
-  }
-}
-
-bool contains(std::string_view hay, std::string_view needle) {
-  return !needle.empty() && hay.find(needle) != std::string_view::npos;
 }
 
 // MAILOAUTH_FUZZ_VERBOSE=1 prints each exchange and its verdict, to read what a saved input

@@ -13,17 +13,7 @@ constexpr std::string_view invalid_state = "-ERR Command is not valid in this st
 }  // namespace
 
 void server_session::impl::pop3_command() {
-  const auto sp = cmd.find(' ');
-  const auto verb = detail::to_upper(std::string_view(cmd).substr(0, sp));
-  const std::string_view args =
-      sp == std::string::npos ? std::string_view() : std::string_view(cmd).substr(sp + 1);
-  // The AUTH line carries the token and PASS the password: record them redacted.
-  if (verb == "AUTH" && args.find(' ') != std::string_view::npos)
-    record_client("AUTH " + std::string(args.substr(0, args.find(' '))) + " [redacted]");
-  else if (verb == "PASS")
-    record_client("PASS [redacted]");
-  else
-    record_client(cmd);
+  const auto [verb, args] = take_verb_line();
 
   if (verb == "QUIT") {
     send("+OK Microsoft Exchange Server POP3 server signing off.");

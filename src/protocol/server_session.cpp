@@ -274,6 +274,19 @@ void server_session::impl::apply(const sasl_server::step& s) {
   }
 }
 
+server_session::impl::verb_line server_session::impl::take_verb_line() {
+  const auto sp = cmd.find(' ');
+  verb_line v{detail::to_upper(std::string_view(cmd).substr(0, sp)),
+              sp == std::string::npos ? std::string_view() : std::string_view(cmd).substr(sp + 1)};
+  if (v.verb == "AUTH" && v.args.find(' ') != std::string_view::npos)
+    record_client("AUTH " + std::string(v.args.substr(0, v.args.find(' '))) + " [redacted]");
+  else if (v.verb == "PASS" && opt.protocol == mail_protocol::pop3)
+    record_client("PASS [redacted]");
+  else
+    record_client(cmd);
+  return v;
+}
+
 void server_session::impl::handle_command() {
   switch (opt.protocol) {
     case mail_protocol::imap:

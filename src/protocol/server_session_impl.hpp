@@ -43,6 +43,14 @@ struct server_session::impl {
   unit frame_imap_command();
   unit frame_message();
 
+  // A POP3 or SMTP command line taken apart: the verb upper-cased, the arguments as sent. The
+  // line is recorded with the credential of AUTH (and of POP3's PASS) replaced by "[redacted]".
+  struct verb_line {
+    std::string verb;
+    std::string_view args;
+  };
+  verb_line take_verb_line();
+
   // Handlers of one complete command before authentication, per protocol.
   void imap_command();
   void pop3_command();

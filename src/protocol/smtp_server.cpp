@@ -7,14 +7,7 @@
 namespace mailoauth::protocol {
 
 void server_session::impl::smtp_command() {
-  const auto sp = cmd.find(' ');
-  const auto verb = detail::to_upper(std::string_view(cmd).substr(0, sp));
-  const std::string_view args =
-      sp == std::string::npos ? std::string_view() : std::string_view(cmd).substr(sp + 1);
-  if (verb == "AUTH" && args.find(' ') != std::string_view::npos)
-    record_client("AUTH " + std::string(args.substr(0, args.find(' '))) + " [redacted]");
-  else
-    record_client(cmd);
+  const auto [verb, args] = take_verb_line();
   const auto& host = opt.host_name;
 
   if (verb == "QUIT") {
